@@ -1,0 +1,68 @@
+# The commands a person types. `make test` and `make dev` set themselves up:
+# virtual environments under .venv/ and .tools/, from the pinned files in requirements/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON313 := $(shell scripts/find-python313)
+UV_VERSION := 0.13.8
+UV := .tools/uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM := .tools/sam/bin/sam
+CHECKOV := .tools/checkov/bin/checkov
+PORT ?= 3001
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup test lint typecheck template-check sam-build pytest unit integration e2e dev token clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.stamp: requirements/dev.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON313) $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements/dev.txt
+	touch $@
+
+.tools/sam/.stamp: requirements/sam.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON313) .tools/sam
+	VIRTUAL_ENV=.tools/sam $(UV) pip sync --quiet requirements/sam.txt
+	touch $@
+
+.tools/checkov/.stamp: requirements/checkov.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON313) .tools/checkov
+	VIRTUAL_ENV=.tools/checkov $(UV) pip sync --quiet requirements/checkov.txt
+	touch $@
+
+setup: $(VENV)/.stamp .tools/sam/.stamp .tools/checkov/.stamp ## install every pinned tool (done by the other targets when needed)
+
+lint: $(VENV)/.stamp ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.stamp ## mypy --strict on the layer and the functions
+	$(VENV)/bin/mypy
+
+template-check: $(VENV)/.stamp .tools/checkov/.stamp ## cfn-lint and checkov on template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV) -f template.yaml --framework cloudformation --skip-download --quiet --compact
+
+sam-build: .tools/sam/.stamp ## sam build of the whole application (no Docker, no AWS account)
+	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir .aws-sam/build --cached --parallel
+
+pytest: $(VENV)/.stamp ## the Python test suite with coverage (>= 90%, enforced)
+	$(PY) -m pytest
+
+test: lint typecheck template-check sam-build pytest ## everything CI runs
+
+dev: $(VENV)/.stamp ## the local gateway: ws://localhost:$(PORT)
+	PORT=$(PORT) $(PY) -m local_gateway
+
+token: $(VENV)/.stamp ## a development token: make token USER=alice [CHANNELS='room:*']
+	@$(PY) -m local_gateway.token --user "$(or $(USER_ID),$(USER))" $(if $(CHANNELS),--channels '$(CHANNELS)')
+
+clean: ## remove build output and environments
+	rm -rf .aws-sam .venv .tools .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
