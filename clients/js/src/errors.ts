@@ -1,0 +1,80 @@
+/**
+ * The errors this client raises. Every one is a `SwitchboardError` with a `code`:
+ *
+ * - `ServerError`: the server answered a request with an `error` frame; `code` is the
+ *   server's (`bad_request`, `unknown_action`, `forbidden`, `payload_too_large`,
+ *   `rate_limited`, `internal`).
+ * - `TimeoutError` (`timeout`): no `ack` or `error` arrived in time.
+ * - `QueueFullError` (`queue_full`): a publish made while disconnected found the queue full.
+ * - `ConnectionLostError` (`connection_lost`): the socket closed before the server answered;
+ *   the request may or may not have been carried out.
+ * - `ClientClosedError` (`closed`): `close()` was called.
+ * - `UnauthorizedError` (`unauthorized`): the token endpoint answered 401 or 403; the client
+ *   stops retrying until `connect()` is called again.
+ * - `InvalidChannelError` (`invalid_channel`): a channel name the server would refuse.
+ */
+
+/** The base class: a message for people and a `code` for programs. */
+export class SwitchboardError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The server answered with an `error` frame. */
+export class ServerError extends SwitchboardError {}
+
+/** No reply arrived within the request timeout. */
+export class TimeoutError extends SwitchboardError {
+  constructor(message: string) {
+    super("timeout", message);
+  }
+}
+
+/** The queue of publishes made while disconnected is full. */
+export class QueueFullError extends SwitchboardError {
+  constructor(limit: number) {
+    super("queue_full", `the publish queue is full (${limit} waiting while disconnected)`);
+  }
+}
+
+/** The socket closed before the reply arrived. */
+export class ConnectionLostError extends SwitchboardError {
+  constructor(message: string) {
+    super("connection_lost", message);
+  }
+}
+
+/** The client was closed by `close()`. */
+export class ClientClosedError extends SwitchboardError {
+  constructor() {
+    super("closed", "the client is closed");
+  }
+}
+
+/**
+ * The token endpoint refused to issue a token (HTTP 401 or 403). A custom `getToken` may throw
+ * this (or any error with `status` 401 or 403) to stop the client from retrying.
+ */
+export class UnauthorizedError extends SwitchboardError {
+  readonly status: number | undefined;
+
+  constructor(message = "not authorized to connect", status?: number) {
+    super("unauthorized", message);
+    this.status = status;
+  }
+}
+
+/** The channel name is not 1 to 128 characters of letters, digits and `_-:.@=`. */
+export class InvalidChannelError extends SwitchboardError {
+  constructor(channel: unknown) {
+    super(
+      "invalid_channel",
+      `invalid channel name ${JSON.stringify(channel)}: use 1 to 128 letters, digits and _-:.@=`,
+    );
+  }
+}

@@ -1,0 +1,86 @@
+/** The wire protocol (DESIGN.md, "Frames"): the frame shapes and their parsing. No I/O here. */
+
+/** A channel name: 1 to 128 characters of letters, digits and `_-:.@=`. */
+const CHANNEL_PATTERN = /^[A-Za-z0-9_\-:.@=]{1,128}$/;
+
+/** Whether the server would accept `channel` as a channel name. */
+export function isValidChannel(channel: unknown): channel is string {
+  return typeof channel === "string" && CHANNEL_PATTERN.test(channel);
+}
+
+/** Client-to-server frames. */
+export type ClientFrame =
+  | { action: "subscribe"; channel: string; id: string; since?: number; epoch?: string }
+  | { action: "unsubscribe"; channel: string; id: string }
+  | { action: "publish"; channel: string; data: unknown; id: string }
+  | { action: "ping"; id: string };
+
+/** A message published on a channel, as delivered to subscribers. */
+export interface Message<T = unknown> {
+  type: "message";
+  channel: string;
+  data: T;
+  seq: number;
+  from?: string;
+  ts?: number;
+}
+
+/** The server's positive answer to a request; subscribe and publish acks carry more fields. */
+export interface Ack {
+  type: "ack";
+  id: string;
+  channel?: string;
+  epoch?: string;
+  seq?: number;
+  recovered?: boolean;
+  [field: string]: unknown;
+}
+
+/** The server's negative answer to a request (or to a frame it could not read). */
+export interface ErrorFrame {
+  type: "error";
+  id?: string;
+  code: string;
+  message: string;
+}
+
+/** The answer to `ping`: it tells the client its own connection id. */
+export interface Pong {
+  type: "pong";
+  id?: string;
+  connectionId?: string;
+}
+
+export type ServerFrame = Message | Ack | ErrorFrame | Pong;
+
+/** Parse a text frame from the server; `null` for anything that is not a frame we know. */
+export function parseServerFrame(text: unknown): ServerFrame | null {
+  if (typeof text !== "string") return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const frame = value as Record<string, unknown>;
+  switch (frame.type) {
+    case "message":
+      if (typeof frame.channel !== "string" || typeof frame.seq !== "number") return null;
+      return frame as unknown as Message;
+    case "ack":
+      if (typeof frame.id !== "string") return null;
+      return frame as unknown as Ack;
+    case "error":
+      return {
+        type: "error",
+        id: typeof frame.id === "string" ? frame.id : undefined,
+        code: typeof frame.code === "string" ? frame.code : "internal",
+        message: typeof frame.message === "string" ? frame.message : "server error",
+      };
+    case "pong":
+      return frame as unknown as Pong;
+    default:
+      return null;
+  }
+}

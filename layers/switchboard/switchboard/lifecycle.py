@@ -1,0 +1,99 @@
+"""Connection lifecycle: the ``$connect`` handshake and ``$disconnect`` clean-up."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.auth import Identity, TokenVerifier, check_origin, find_token
+from switchboard.config import Settings
+from switchboard.errors import AuthError, TokenReplayedError
+from switchboard.store import (
+    CONNECTION_LIFETIME_SECONDS,
+    TTL_MARGIN_SECONDS,
+    ConnectionRecord,
+    Store,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What ``$connect`` sees of the upgrade request."""
+
+    connection_id: str
+    connected_at_ms: int
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class HandshakeResult:
+    """The answer to ``$connect``: a status, headers, and who connected."""
+
+    status: int
+    headers: dict[str, str]
+    reason: str
+    identity: Identity | None = None
+
+    def as_response(self) -> dict[str, Any]:
+        """The Lambda proxy response API Gateway expects."""
+        response: dict[str, Any] = {"statusCode": self.status, "body": self.reason}
+        if self.headers:
+            response["headers"] = self.headers
+        return response
+
+
+class Connector:
+    """Verifies handshakes, stores connections, and cleans them up."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        verifier: Callable[[], TokenVerifier],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.verifier = verifier
+        self.clock = clock
+
+    def connect(self, handshake: Handshake) -> HandshakeResult:
+        """Accept (200) or refuse (401/403) a handshake; never raises for bad input."""
+        presented = find_token(handshake.query, handshake.headers)
+        headers = {"Sec-WebSocket-Protocol": "switchboard"} if presented.echo_subprotocol else {}
+        try:
+            check_origin(handshake.headers.get("Origin"), self.settings.allowed_origins)
+            identity = self.verifier().verify(presented.token)
+            if identity.jti is not None and not self.store.spend_token(
+                identity.jti, identity.expires_at + self.settings.token_leeway_seconds
+            ):
+                raise TokenReplayedError("token already used")
+        except AuthError as exc:
+            logger.info("handshake refused", extra={"status": exc.status, "reason": exc.reason})
+            return HandshakeResult(status=exc.status, headers={}, reason=exc.reason)
+        connected_at_s = handshake.connected_at_ms // 1000
+        self.store.put_connection(
+            ConnectionRecord(
+                connection_id=handshake.connection_id,
+                user_id=identity.user_id,
+                capabilities=identity.capabilities,
+                connected_at=handshake.connected_at_ms,
+                expires_at=connected_at_s + CONNECTION_LIFETIME_SECONDS + TTL_MARGIN_SECONDS,
+                source_ip=handshake.source_ip,
+                user_agent=handshake.user_agent,
+            )
+        )
+        return HandshakeResult(status=200, headers=headers, reason="OK", identity=identity)
+
+    def disconnect(self, connection_id: str) -> list[str]:
+        """Forget a connection and its subscriptions; safe to run twice."""
+        return self.store.delete_connection(connection_id)

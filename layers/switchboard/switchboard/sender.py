@@ -1,0 +1,82 @@
+"""The sender: the only module that talks to the API Gateway Management API.
+
+One boto3 ``apigatewaymanagementapi`` client per endpoint and container, created
+on first use. The endpoint is built from the event's ``apiId``, region and stage
+(so custom domains work), unless ``MANAGEMENT_ENDPOINT`` overrides it (the local
+gateway). botocore's own retries are off: :mod:`switchboard.fanout` retries
+throttling with backoff and full jitter, and counts what it could not deliver.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchboard.errors import ConnectionGoneError, DeliveryError
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
+RETRYABLE_CODES = frozenset(
+    {"LimitExceededException", "TooManyRequestsException", "ThrottlingException"}
+)
+
+
+def management_endpoint(override: str | None, api_id: str, region: str, stage: str) -> str:
+    """The Management API base URL for this API's stage."""
+    if override:
+        return override.rstrip("/")
+    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+
+
+@cache
+def _client(endpoint: str, region: str, pool_size: int) -> ApiGatewayManagementApiClient:
+    config = Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=pool_size,
+        connect_timeout=3,
+        read_timeout=5,
+        tcp_keepalive=True,
+    )
+    return boto3.client(
+        "apigatewaymanagementapi", endpoint_url=endpoint, region_name=region, config=config
+    )
+
+
+class Sender:
+    """Posts frames to connections and closes them, with domain errors."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @classmethod
+    def for_endpoint(cls, endpoint: str, region: str, pool_size: int = 32) -> Sender:
+        """The container's sender for ``endpoint`` (its client is created once)."""
+        return cls(_client(endpoint, region, pool_size))
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        """Send one frame; raises :exc:`ConnectionGoneError` or :exc:`DeliveryError`."""
+        client = self._client
+        try:
+            client.post_to_connection(ConnectionId=connection_id, Data=data)
+        except client.exceptions.GoneException:
+            raise ConnectionGoneError(connection_id) from None
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            retryable = code in RETRYABLE_CODES or status == 429 or status >= 500
+            raise DeliveryError(connection_id, code, retryable=retryable) from None
+        except BotoCoreError as exc:
+            raise DeliveryError(connection_id, type(exc).__name__, retryable=True) from None
+
+    def close(self, connection_id: str) -> None:
+        """Close a connection from the server side (harmless if already gone)."""
+        client = self._client
+        try:
+            client.delete_connection(ConnectionId=connection_id)
+        except client.exceptions.GoneException:
+            return
