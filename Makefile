@@ -13,7 +13,7 @@ CHECKOV := .tools/checkov/bin/checkov
 PORT ?= 3001
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint typecheck template-check sam-build pytest unit integration e2e dev token clean
+.PHONY: lock help setup test lint typecheck template-check sam-build pytest unit integration e2e dev token clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,3 +66,9 @@ token: $(VENV)/.stamp ## a development token: make token USER=alice [CHANNELS='r
 
 clean: ## remove build output and environments
 	rm -rf .aws-sam .venv .tools .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+
+lock: | $(UV) ## re-pin every requirements file from its .in file
+	$(UV) pip compile -q --python-version 3.13 --python-platform aarch64-manylinux2014 layers/switchboard/requirements.in -o layers/switchboard/requirements.txt
+	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/dev.in -o requirements/dev.txt
+	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/sam.in -o requirements/sam.txt
+	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/checkov.in -o requirements/checkov.txt
