@@ -1,0 +1,949 @@
+/**
+ * The Switchboard client: one logical connection to a Switchboard WebSocket API that survives
+ * what API Gateway does to sockets (short-lived tokens, the 10-minute idle timeout, the 2-hour
+ * cap, handshake failures reported as code 1006) without losing or repeating a message.
+ *
+ * The client is idle until `connect()`; nothing in this module touches a browser API before it.
+ */
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+import { ChannelCursor } from "./cursor.js";
+import {
+  ClientClosedError,
+  ConnectionLostError,
+  InvalidChannelError,
+  QueueFullError,
+  ServerError,
+  SwitchboardError,
+  TimeoutError,
+  UnauthorizedError,
+} from "./errors.js";
+import { resolvePlatform, type Platform, type SocketLike } from "./platform.js";
+import {
+  isValidChannel,
+  parseServerFrame,
+  type Ack,
+  type ClientFrame,
+  type Message,
+  type Pong,
+  type ServerFrame,
+} from "./protocol.js";
+
+/** The connection states; `client.state` holds one and the `state` event reports changes. */
+export type ConnectionState =
+  | "idle" // created, `connect()` not called yet
+  | "connecting" // the first attempt: fetching a token, opening the socket
+  | "open" // connected; requests are sent at once
+  | "reconnecting" // the socket dropped: waiting out the backoff or trying again
+  | "offline" // the browser is offline: waiting for its `online` event
+  | "unauthorized" // the token endpoint answered 401/403: stopped until `connect()`
+  | "closed"; // `close()` was called
+
+export interface ClientOptions {
+  /** The WebSocket API's URL, e.g. `wss://abc.execute-api.eu-west-1.amazonaws.com/prod`. */
+  url: string;
+  /** Returns a fresh token; called before every connect and reconnect. */
+  getToken?: () => string | null | undefined | Promise<string | null | undefined>;
+  /** Or: a URL answering `{"token": "..."}`, fetched with the page's cookies. */
+  authUrl?: string;
+  /** `protocol` (default): `new WebSocket(url, ["switchboard", token])`; `query`: `?token=`. */
+  tokenTransport?: "protocol" | "query";
+  /** How long a request waits for its `ack` or `error` (default 10 s). */
+  requestTimeoutMs?: number;
+  /** How long a socket may take to open (default 15 s). */
+  connectTimeoutMs?: number;
+  /** Reconnection backoff (default base 500 ms, cap 30 s, full jitter). */
+  backoff?: Partial<BackoffOptions>;
+  /** A connection open this long resets the backoff (default 10 s). */
+  stableAfterMs?: number;
+  /** Keep-alive ping period, well inside API Gateway's 10-minute idle timeout (default 5 min). */
+  pingIntervalMs?: number;
+  /** How long a liveness ping waits for its pong before the socket counts as dead (default 10 s). */
+  pongTimeoutMs?: number;
+  /** When to replace the socket, before API Gateway's 2-hour cap (default 1 h 50 min). */
+  maxConnectionAgeMs?: number;
+  /** How many publishes may wait for a connection (default 100). */
+  maxQueuedPublishes?: number;
+  /** Replace parts of the host (WebSocket, fetch, timers, random, browser signals): for tests. */
+  platform?: Partial<Platform>;
+}
+
+/** A message handed to a channel's handlers. */
+export type ChannelMessage<T = unknown> = Message<T>;
+export type MessageHandler<T = unknown> = (message: ChannelMessage<T>) => void;
+
+/** A confirmed subscription. */
+export interface Subscription {
+  channel: string;
+  epoch: string | undefined;
+  seq: number | undefined;
+  /** Removes this subscription's handler (and the channel, once no handler is left). */
+  unsubscribe(): Promise<void>;
+}
+
+export interface PublishAck {
+  channel: string;
+  seq: number | undefined;
+  ack: Ack;
+}
+
+/** The events `client.on()` reports. */
+export interface ClientEvents {
+  state: { state: ConnectionState; previous: ConnectionState };
+  /** The server could not replay what this client missed on `channel`: reload its state. */
+  reset: { channel: string; epoch: string | undefined; seq: number | undefined };
+  /** Every message delivered, on any channel. */
+  message: ChannelMessage;
+  /** The connection id of the current socket, learned from a `pong`. */
+  connection: { connectionId: string };
+  /** An error no promise could carry (a refused resubscribe, an unsolicited error frame). */
+  error: { error: SwitchboardError; channel?: string };
+}
+
+type Listener<K extends keyof ClientEvents> = (payload: ClientEvents[K]) => void;
+
+interface Connection {
+  readonly serial: number;
+  readonly socket: SocketLike;
+  opened: boolean;
+  retiring: boolean;
+  connectionId: string | undefined;
+  /** Ids of the requests sent on this socket and not answered yet. */
+  readonly pending: Set<string>;
+  readonly timers: unknown[];
+}
+
+interface Request {
+  readonly id: string;
+  readonly frame: ClientFrame;
+  readonly connection: Connection;
+  timer: unknown;
+  resolve(frame: Ack | Pong): void;
+  reject(error: Error): void;
+}
+
+interface Waiter {
+  handler: MessageHandler;
+  resolve(subscription: Subscription): void;
+  reject(error: Error): void;
+}
+
+interface Channel {
+  readonly name: string;
+  readonly cursor: ChannelCursor;
+  readonly handlers: Set<MessageHandler>;
+  /** subscribe() calls waiting for the server's first ack. */
+  waiters: Waiter[];
+  /** The server confirmed the subscription on the current socket. */
+  confirmed: boolean;
+  /** The id of a subscribe request in flight. */
+  inFlight: string | null;
+}
+
+interface QueuedPublish {
+  channel: string;
+  data: unknown;
+  resolve(ack: PublishAck): void;
+  reject(error: Error): void;
+}
+
+const DEFAULTS = {
+  requestTimeoutMs: 10_000,
+  connectTimeoutMs: 15_000,
+  stableAfterMs: 10_000,
+  pingIntervalMs: 5 * 60_000,
+  pongTimeoutMs: 10_000,
+  maxConnectionAgeMs: 110 * 60_000,
+  maxQueuedPublishes: 100,
+};
+
+/** Close codes this client uses when it closes a socket itself. */
+const CLOSE_NORMAL = 1000;
+const CLOSE_DEAD = 4000;
+const SOCKET_OPEN = 1;
+
+/** Create a client; it stays `idle` (and touches no browser API) until `connect()`. */
+export function createClient(options: ClientOptions): SwitchboardClient {
+  return new SwitchboardClient(options);
+}
+
+export class SwitchboardClient {
+  private readonly options: ClientOptions;
+  private readonly settings: typeof DEFAULTS;
+  private readonly backoff: BackoffOptions;
+  private platform: Platform | null = null;
+  private currentState: ConnectionState = "idle";
+  private readonly listeners = new Map<keyof ClientEvents, Set<Listener<keyof ClientEvents>>>();
+  private readonly channels = new Map<string, Channel>();
+  private readonly requests = new Map<string, Request>();
+  private queue: QueuedPublish[] = [];
+  private current: Connection | null = null;
+  private next: Connection | null = null;
+  private serial = 0;
+  /** Bumped by connect() and close(): async work from an older generation is ignored. */
+  private generation = 0;
+  private attempt = 0;
+  private plannedAttempt = 0;
+  private retryTimer: unknown = null;
+  private unlisten: Array<() => void> = [];
+  private readonly idPrefix: string;
+  private idCounter = 0;
+
+  constructor(options: ClientOptions) {
+    if (!options || typeof options.url !== "string" || options.url === "") {
+      throw new TypeError("@switchboard/client: `url` is required");
+    }
+    if (!options.getToken && !options.authUrl) {
+      throw new TypeError("@switchboard/client: pass `getToken` or `authUrl`");
+    }
+    this.options = options;
+    this.settings = { ...DEFAULTS };
+    for (const key of Object.keys(DEFAULTS) as Array<keyof typeof DEFAULTS>) {
+      const value = options[key];
+      if (typeof value === "number" && value >= 0) this.settings[key] = value;
+    }
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.idPrefix = Math.floor(Math.random() * 36 ** 4).toString(36);
+  }
+
+  /** The connection state. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** This client's connection id on the server (from the last `pong`), if known. */
+  get connectionId(): string | undefined {
+    return this.current?.connectionId;
+  }
+
+  /** The channels this client is subscribed to (or about to be). */
+  get subscribedChannels(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /** Listen to an event; returns the function that stops listening. */
+  on<K extends keyof ClientEvents>(event: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener as Listener<keyof ClientEvents>);
+    return () => {
+      set.delete(listener as Listener<keyof ClientEvents>);
+    };
+  }
+
+  /**
+   * Start connecting (and keep reconnecting). Call again after `close()` or in the `unauthorized`
+   * state (e.g. after signing in) to start over; otherwise a no-op.
+   */
+  connect(): void {
+    const state = this.currentState;
+    if (state !== "idle" && state !== "closed" && state !== "unauthorized") return;
+    this.platform ??= resolvePlatform(this.options.platform);
+    this.generation += 1;
+    this.attempt = 0;
+    this.listenToBrowser();
+    if (!this.platform.isOnline()) {
+      this.setState("offline");
+      return;
+    }
+    this.setState("connecting");
+    void this.openConnection(false);
+  }
+
+  /**
+   * Close the connection and stop reconnecting. Everything outstanding is rejected with
+   * `ClientClosedError` and every subscription is dropped. `connect()` starts over.
+   */
+  close(): void {
+    if (this.currentState === "closed" || this.currentState === "idle") {
+      this.setState("closed");
+      return;
+    }
+    this.generation += 1;
+    this.stopRetrying();
+    for (const stop of this.unlisten.splice(0)) stop();
+    const error = new ClientClosedError();
+    for (const connection of [this.current, this.next]) {
+      if (connection) this.discard(connection, CLOSE_NORMAL, "client closed", error);
+    }
+    this.current = null;
+    this.next = null;
+    for (const queued of this.queue.splice(0)) queued.reject(error);
+    for (const channel of this.channels.values()) {
+      for (const waiter of channel.waiters) waiter.reject(error);
+    }
+    this.channels.clear();
+    this.setState("closed");
+  }
+
+  /**
+   * Subscribe `onMessage` to `channel`. Resolves when the server acknowledges (at once if the
+   * channel is already confirmed); rejects with `ServerError` (e.g. `forbidden`), `TimeoutError`
+   * or `ClientClosedError`, and the handler is then removed. Called while disconnected, it waits
+   * for the connection.
+   */
+  subscribe<T = unknown>(channel: string, onMessage: MessageHandler<T>): Promise<Subscription> {
+    if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
+    const handler = onMessage as MessageHandler;
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      entry = {
+        name: channel,
+        cursor: new ChannelCursor(),
+        handlers: new Set(),
+        waiters: [],
+        confirmed: false,
+        inFlight: null,
+      };
+      this.channels.set(channel, entry);
+    }
+    entry.handlers.add(handler);
+    const known = entry;
+    if (known.confirmed && this.isOpen()) return Promise.resolve(this.subscription(known, handler));
+    return new Promise<Subscription>((resolve, reject) => {
+      known.waiters.push({ handler, resolve, reject });
+      const connection = this.current;
+      if (connection && this.isOpen() && known.inFlight === null) {
+        this.sendSubscribe(known, connection);
+      }
+    });
+  }
+
+  /**
+   * Remove `onMessage` from `channel` (every handler when omitted). Once no handler is left the
+   * server is told to unsubscribe (resolves on its ack) and the channel's position is forgotten.
+   */
+  unsubscribe(channel: string, onMessage?: MessageHandler): Promise<void> {
+    const entry = this.channels.get(channel);
+    if (!entry) return Promise.resolve();
+    if (onMessage) entry.handlers.delete(onMessage as MessageHandler);
+    else entry.handlers.clear();
+    if (entry.handlers.size > 0) return Promise.resolve();
+    this.channels.delete(channel);
+    const error = new SwitchboardError("unsubscribed", `unsubscribed from ${channel}`);
+    for (const waiter of entry.waiters.splice(0)) waiter.reject(error);
+    const connection = this.current;
+    if (!connection || !this.isOpen()) return Promise.resolve();
+    const id = this.nextId();
+    return this.send(connection, { action: "unsubscribe", channel, id }).then(
+      () => undefined,
+      (error: unknown) => {
+        // The socket went away: the server drops its subscriptions with it.
+        if (error instanceof ConnectionLostError) return;
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Publish `data` on `channel`. Resolves with the server's ack (which carries the message's
+   * `seq`); rejects with `ServerError`, `TimeoutError`, `ConnectionLostError` (the socket closed
+   * first: the message may or may not have gone out), `QueueFullError` or `ClientClosedError`.
+   * While disconnected, publishes wait in a bounded queue and go out, in order, on connect.
+   */
+  publish(channel: string, data: unknown): Promise<PublishAck> {
+    if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
+    if (this.currentState === "unauthorized") {
+      return Promise.reject(new UnauthorizedError("not connected: the token was refused"));
+    }
+    const connection = this.current;
+    if (connection && this.isOpen()) return this.sendPublish(connection, channel, data);
+    if (this.queue.length >= this.settings.maxQueuedPublishes) {
+      return Promise.reject(new QueueFullError(this.settings.maxQueuedPublishes));
+    }
+    return new Promise<PublishAck>((resolve, reject) => {
+      this.queue.push({ channel, data, resolve, reject });
+    });
+  }
+
+  /** How many publishes wait for a connection. */
+  get queuedPublishes(): number {
+    return this.queue.length;
+  }
+
+  /** Send a `ping`; resolves with the `pong` (and records the connection id). */
+  ping(timeoutMs = this.settings.requestTimeoutMs): Promise<Pong> {
+    const connection = this.current;
+    if (!connection || !this.isOpen()) {
+      return Promise.reject(new ConnectionLostError("not connected"));
+    }
+    return this.send(connection, { action: "ping", id: this.nextId() }, timeoutMs) as Promise<Pong>;
+  }
+
+  // --- connecting ----------------------------------------------------------------------------
+
+  private isOpen(): boolean {
+    return this.currentState === "open" && this.current?.opened === true;
+  }
+
+  /** Fetch a fresh token and open a socket: the current one, or the `next` of a planned swap. */
+  private async openConnection(planned: boolean): Promise<void> {
+    const generation = this.generation;
+    const platform = this.platform!;
+    let token: string;
+    try {
+      token = await this.fetchToken(platform);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      if (isUnauthorized(error)) {
+        this.becomeUnauthorized(error);
+      } else if (planned) {
+        this.schedulePlannedRetry();
+      } else {
+        this.reportError(asSwitchboardError(error, "token_failed"));
+        this.scheduleReconnect();
+      }
+      return;
+    }
+    if (generation !== this.generation) return;
+    if (planned && (!this.current || this.next)) return;
+
+    let socket: SocketLike;
+    try {
+      socket = this.createSocket(platform, token);
+    } catch (error) {
+      this.reportError(asSwitchboardError(error, "connect_failed"));
+      if (planned) this.schedulePlannedRetry();
+      else this.scheduleReconnect();
+      return;
+    }
+    const connection: Connection = {
+      serial: ++this.serial,
+      socket,
+      opened: false,
+      retiring: false,
+      connectionId: undefined,
+      pending: new Set(),
+      timers: [],
+    };
+    if (planned) this.next = connection;
+    else this.current = connection;
+    socket.onopen = () => this.handleOpen(connection);
+    socket.onmessage = (event: { data: unknown }) => this.handleFrame(connection, event.data);
+    socket.onclose = (event: { code?: number; reason?: string }) =>
+      this.handleClose(connection, event?.code ?? 1006, event?.reason ?? "");
+    socket.onerror = () => {
+      // A close event follows; handshake failures (401/403) surface only as code 1006.
+    };
+    this.addTimer(connection, this.settings.connectTimeoutMs, () => {
+      if (!connection.opened) this.drop(connection, "the socket did not open in time");
+    });
+  }
+
+  private createSocket(platform: Platform, token: string): SocketLike {
+    if (this.options.tokenTransport === "query") {
+      const separator = this.options.url.includes("?") ? "&" : "?";
+      const url = `${this.options.url}${separator}token=${encodeURIComponent(token)}`;
+      return new platform.WebSocket(url);
+    }
+    return new platform.WebSocket(this.options.url, ["switchboard", token]);
+  }
+
+  private async fetchToken(platform: Platform): Promise<string> {
+    if (this.options.getToken) {
+      const token = await this.options.getToken();
+      if (typeof token !== "string" || token === "") {
+        throw new UnauthorizedError("getToken returned no token");
+      }
+      return token;
+    }
+    const response = await platform.fetch(this.options.authUrl!, {
+      credentials: "include",
+      cache: "no-store",
+      headers: { accept: "application/json" },
+    });
+    if (response.status === 401 || response.status === 403) {
+      throw new UnauthorizedError(`the token endpoint answered ${response.status}`, response.status);
+    }
+    if (!response.ok) {
+      throw new SwitchboardError("token_failed", `the token endpoint answered ${response.status}`);
+    }
+    const body = (await response.json()) as { token?: unknown } | null;
+    if (!body || typeof body.token !== "string" || body.token === "") {
+      throw new SwitchboardError("token_failed", "the token endpoint answered without a token");
+    }
+    return body.token;
+  }
+
+  private handleOpen(connection: Connection): void {
+    if (connection !== this.current && connection !== this.next) {
+      this.discard(connection, CLOSE_NORMAL, "stale", new ConnectionLostError("stale socket"));
+      return;
+    }
+    connection.opened = true;
+    this.clearTimers(connection);
+    if (connection === this.next) {
+      // A planned swap: resubscribe on the new socket, then retire the old one.
+      void this.resubscribeAll(connection).then(() => {
+        if (connection === this.next && connection.opened) this.promote(connection);
+      });
+      this.learnConnectionId(connection);
+      return;
+    }
+    this.startConnectionTimers(connection);
+    this.setState("open");
+    this.learnConnectionId(connection);
+    void this.resubscribeAll(connection);
+    this.flushQueue(connection);
+  }
+
+  /** Make the (open) `next` socket the current one and retire the old one. */
+  private promote(connection: Connection): void {
+    const old = this.current;
+    this.next = null;
+    this.current = connection;
+    this.plannedAttempt = 0;
+    this.startConnectionTimers(connection);
+    if (old) this.retire(old);
+    if (this.currentState !== "open") this.setState("open");
+    this.flushQueue(connection);
+    if (connection.connectionId) this.emit("connection", { connectionId: connection.connectionId });
+  }
+
+  /** Close `old` once its outstanding requests are answered (or time out). */
+  private retire(connection: Connection): void {
+    connection.retiring = true;
+    this.clearTimers(connection);
+    if (connection.pending.size === 0) {
+      this.discard(connection, CLOSE_NORMAL, "replaced", new ConnectionLostError("replaced"));
+      return;
+    }
+    this.addTimer(connection, this.settings.requestTimeoutMs, () => {
+      this.discard(connection, CLOSE_NORMAL, "replaced", new ConnectionLostError("replaced"));
+    });
+  }
+
+  private handleClose(connection: Connection, code: number, reason: string): void {
+    connection.socket.onopen = connection.socket.onmessage = null;
+    connection.socket.onclose = connection.socket.onerror = null;
+    this.clearTimers(connection);
+    this.failPending(
+      connection,
+      new ConnectionLostError(`the connection closed (${code}${reason ? ` ${reason}` : ""})`),
+    );
+    if (connection === this.next) {
+      this.next = null;
+      this.schedulePlannedRetry();
+      return;
+    }
+    if (connection !== this.current) return;
+    this.current = null;
+    for (const channel of this.channels.values()) {
+      channel.confirmed = false;
+      channel.inFlight = null;
+      channel.cursor.recovering = false;
+    }
+    const next = this.next;
+    if (next) {
+      if (next.opened) {
+        this.promote(next);
+      } else {
+        // The planned replacement is still opening: it becomes the current attempt.
+        this.next = null;
+        this.current = next;
+        this.setState("reconnecting");
+      }
+      return;
+    }
+    if (!this.platform!.isOnline()) {
+      this.setState("offline");
+      return;
+    }
+    this.scheduleReconnect();
+  }
+
+  /** Treat `connection` as dead at once (without waiting for a close handshake). */
+  private drop(connection: Connection, reason: string): void {
+    const socket = connection.socket;
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    try {
+      socket.close(CLOSE_DEAD, reason);
+    } catch {
+      // Already closed.
+    }
+    this.handleClose(connection, CLOSE_DEAD, reason);
+  }
+
+  /** Close a socket that is no longer wanted, failing what it still carries with `error`. */
+  private discard(connection: Connection, code: number, reason: string, error: Error): void {
+    const socket = connection.socket;
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    connection.retiring = false;
+    this.clearTimers(connection);
+    this.failPending(connection, error);
+    try {
+      socket.close(code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+
+  private scheduleReconnect(): void {
+    this.stopRetrying();
+    if (this.currentState !== "offline") this.setState("reconnecting");
+    const delay = backoffDelay(this.attempt, this.platform!.random, this.backoff);
+    this.attempt += 1;
+    this.retryTimer = this.platform!.setTimeout(() => {
+      this.retryTimer = null;
+      void this.openConnection(false);
+    }, delay);
+  }
+
+  private schedulePlannedRetry(): void {
+    if (!this.current || this.next || this.currentState !== "open") return;
+    const delay = backoffDelay(this.plannedAttempt, this.platform!.random, this.backoff);
+    this.plannedAttempt += 1;
+    this.addTimer(this.current, delay, () => this.startPlannedReconnect());
+  }
+
+  private startPlannedReconnect(): void {
+    if (!this.current || this.next || !this.isOpen()) return;
+    void this.openConnection(true);
+  }
+
+  private stopRetrying(): void {
+    if (this.retryTimer !== null) {
+      this.platform!.clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
+  /** Reconnect now (the browser came back online, or the tab became visible again). */
+  private reconnectNow(resetBackoff: boolean): void {
+    if (resetBackoff) this.attempt = 0;
+    if (this.current || this.next) return; // an attempt is already under way
+    if (this.currentState !== "reconnecting" && this.currentState !== "offline") return;
+    if (this.currentState === "reconnecting" && this.retryTimer === null) return; // fetching a token
+    this.stopRetrying();
+    this.setState("reconnecting");
+    void this.openConnection(false);
+  }
+
+  private becomeUnauthorized(error: unknown): void {
+    this.stopRetrying();
+    for (const stop of this.unlisten.splice(0)) stop();
+    const refusal =
+      error instanceof UnauthorizedError ? error : new UnauthorizedError(String(error));
+    // A refused token during a planned swap means the user's session ended: stop entirely.
+    for (const connection of [this.current, this.next]) {
+      if (connection) this.discard(connection, CLOSE_NORMAL, "unauthorized", refusal);
+    }
+    this.current = null;
+    this.next = null;
+    for (const channel of this.channels.values()) {
+      channel.confirmed = false;
+      channel.inFlight = null;
+    }
+    for (const queued of this.queue.splice(0)) queued.reject(refusal);
+    this.setState("unauthorized");
+  }
+
+  private listenToBrowser(): void {
+    for (const stop of this.unlisten.splice(0)) stop();
+    const platform = this.platform!;
+    this.unlisten.push(
+      platform.listen("online", () => {
+        if (this.isOpen()) void this.checkAlive();
+        else this.reconnectNow(true);
+      }),
+      platform.listen("offline", () => {
+        if (this.isOpen()) {
+          void this.checkAlive();
+        } else if (this.retryTimer !== null) {
+          this.stopRetrying();
+          this.setState("offline");
+        }
+      }),
+      platform.listen("visible", () => {
+        if (this.isOpen()) void this.checkAlive();
+        else if (platform.isOnline()) this.reconnectNow(false);
+      }),
+    );
+  }
+
+  /** Ping the current socket; if no pong comes within `pongTimeoutMs`, replace the socket. */
+  private async checkAlive(): Promise<void> {
+    const connection = this.current;
+    if (!connection || !this.isOpen()) return;
+    try {
+      await this.send(connection, { action: "ping", id: this.nextId() }, this.settings.pongTimeoutMs);
+    } catch (error) {
+      if (error instanceof TimeoutError && connection === this.current) {
+        this.drop(connection, "no pong");
+      }
+    }
+  }
+
+  private startConnectionTimers(connection: Connection): void {
+    this.clearTimers(connection);
+    this.addTimer(connection, this.settings.stableAfterMs, () => {
+      this.attempt = 0;
+    });
+    this.addTimer(connection, this.settings.maxConnectionAgeMs, () => this.startPlannedReconnect());
+    const keepAlive = (): void => {
+      void this.checkAlive();
+      this.addTimer(connection, this.settings.pingIntervalMs, keepAlive);
+    };
+    this.addTimer(connection, this.settings.pingIntervalMs, keepAlive);
+  }
+
+  private addTimer(connection: Connection, ms: number, callback: () => void): void {
+    const handle = this.platform!.setTimeout(() => {
+      const index = connection.timers.indexOf(handle);
+      if (index >= 0) connection.timers.splice(index, 1);
+      callback();
+    }, ms);
+    connection.timers.push(handle);
+  }
+
+  private clearTimers(connection: Connection): void {
+    for (const handle of connection.timers.splice(0)) this.platform!.clearTimeout(handle);
+  }
+
+  private learnConnectionId(connection: Connection): void {
+    const id = this.nextId();
+    this.send(connection, { action: "ping", id }).then(
+      () => undefined,
+      () => undefined, // a lost or late pong only means the id stays unknown for now
+    );
+  }
+
+  // --- requests ------------------------------------------------------------------------------
+
+  private nextId(): string {
+    this.idCounter += 1;
+    return `${this.idPrefix}-${this.idCounter}`;
+  }
+
+  /** Send `frame` on `connection`; settles on the reply with the same id, or a timeout. */
+  private send(
+    connection: Connection,
+    frame: ClientFrame,
+    timeoutMs = this.settings.requestTimeoutMs,
+  ): Promise<Ack | Pong> {
+    return new Promise<Ack | Pong>((resolve, reject) => {
+      const request: Request = { id: frame.id, frame, connection, timer: null, resolve, reject };
+      try {
+        connection.socket.send(JSON.stringify(frame));
+      } catch (error) {
+        reject(new ConnectionLostError(`could not send: ${String(error)}`));
+        return;
+      }
+      this.requests.set(frame.id, request);
+      connection.pending.add(frame.id);
+      request.timer = this.platform!.setTimeout(() => {
+        if (this.finish(frame.id)) {
+          reject(new TimeoutError(`no reply to ${frame.action} ${frame.id} in ${timeoutMs} ms`));
+        }
+      }, timeoutMs);
+    });
+  }
+
+  /** Forget request `id`; returns it if it was still outstanding. */
+  private finish(id: string): Request | undefined {
+    const request = this.requests.get(id);
+    if (!request) return undefined;
+    this.requests.delete(id);
+    this.platform!.clearTimeout(request.timer);
+    const connection = request.connection;
+    connection.pending.delete(id);
+    if (connection.retiring && connection.pending.size === 0) {
+      this.discard(connection, CLOSE_NORMAL, "replaced", new ConnectionLostError("replaced"));
+    }
+    return request;
+  }
+
+  private failPending(connection: Connection, error: Error): void {
+    for (const id of [...connection.pending]) this.finish(id)?.reject(error);
+  }
+
+  private sendPublish(connection: Connection, channel: string, data: unknown): Promise<PublishAck> {
+    const frame: ClientFrame = { action: "publish", channel, data, id: this.nextId() };
+    return this.send(connection, frame).then((ack) => ({
+      channel,
+      seq: typeof (ack as Ack).seq === "number" ? ((ack as Ack).seq as number) : undefined,
+      ack: ack as Ack,
+    }));
+  }
+
+  private flushQueue(connection: Connection): void {
+    for (const queued of this.queue.splice(0)) {
+      this.sendPublish(connection, queued.channel, queued.data).then(queued.resolve, queued.reject);
+    }
+  }
+
+  // --- subscriptions and recovery ------------------------------------------------------------
+
+  private subscription(channel: Channel, handler: MessageHandler): Subscription {
+    return {
+      channel: channel.name,
+      epoch: channel.cursor.epoch,
+      seq: channel.cursor.seq,
+      unsubscribe: () => this.unsubscribe(channel.name, handler),
+    };
+  }
+
+  /** Subscribe every channel on `connection`, from where each left off. */
+  private resubscribeAll(connection: Connection): Promise<void> {
+    const sends = [...this.channels.values()].map((channel) =>
+      this.sendSubscribe(channel, connection),
+    );
+    return Promise.all(sends).then(() => undefined);
+  }
+
+  /** Send a subscribe for `channel` (with `since`/`epoch` when a position is known). */
+  private sendSubscribe(channel: Channel, connection: Connection): Promise<void> {
+    const position = channel.cursor.position();
+    const id = this.nextId();
+    channel.inFlight = id;
+    if (position.since !== undefined) channel.cursor.recovering = true;
+    const frame: ClientFrame = { action: "subscribe", channel: channel.name, id, ...position };
+    return this.send(connection, frame).then(
+      (ack) => this.handleSubscribeAck(channel, id, ack as Ack, position),
+      (error: unknown) => this.handleSubscribeFailure(channel, id, connection, error),
+    );
+  }
+
+  private handleSubscribeAck(
+    channel: Channel,
+    id: string,
+    ack: Ack,
+    sent: { since?: number; epoch?: string },
+  ): void {
+    if (this.channels.get(channel.name) !== channel) return; // unsubscribed meanwhile
+    if (channel.inFlight === id) channel.inFlight = null;
+    channel.confirmed = true;
+    const update = channel.cursor.acknowledge(ack, sent);
+    this.deliver(channel, update.deliver);
+    if (update.reset) {
+      this.emit("reset", { channel: channel.name, epoch: channel.cursor.epoch, seq: channel.cursor.seq });
+    }
+    for (const waiter of channel.waiters.splice(0)) {
+      waiter.resolve(this.subscription(channel, waiter.handler));
+    }
+    if (update.recover) this.recover(channel);
+  }
+
+  private handleSubscribeFailure(
+    channel: Channel,
+    id: string,
+    connection: Connection,
+    error: unknown,
+  ): void {
+    if (this.channels.get(channel.name) !== channel) return;
+    if (channel.inFlight === id) channel.inFlight = null;
+    channel.cursor.recovering = false;
+    if (error instanceof ConnectionLostError) return; // resubscribed on the next socket
+    const failure = asSwitchboardError(error, "internal");
+    const waiters = channel.waiters.splice(0);
+    for (const waiter of waiters) {
+      channel.handlers.delete(waiter.handler);
+      waiter.reject(failure);
+    }
+    if (error instanceof ServerError || channel.handlers.size === 0) {
+      // Refused (e.g. forbidden): forget the channel and say so.
+      this.channels.delete(channel.name);
+      if (channel.handlers.size > 0) this.emit("error", { error: failure, channel: channel.name });
+      return;
+    }
+    // Timed out with handlers still attached: ask again while this socket is current.
+    if (connection === this.current && this.isOpen() && channel.inFlight === null) {
+      void this.sendSubscribe(channel, connection);
+    }
+  }
+
+  /** A gap: resubscribe `channel` with `since`/`epoch` on the current socket. */
+  private recover(channel: Channel): void {
+    const connection = this.current;
+    if (!connection || !this.isOpen() || channel.cursor.recovering) return;
+    void this.sendSubscribe(channel, connection);
+  }
+
+  private deliver(channel: Channel, messages: Message[]): void {
+    for (const message of messages) {
+      for (const handler of [...channel.handlers]) this.call(handler, message);
+      this.emit("message", message);
+    }
+  }
+
+  // --- frames --------------------------------------------------------------------------------
+
+  private handleFrame(connection: Connection, data: unknown): void {
+    const frame: ServerFrame | null = parseServerFrame(data);
+    if (!frame) return;
+    switch (frame.type) {
+      case "message": {
+        const channel = this.channels.get(frame.channel);
+        if (!channel) return; // not (or no longer) subscribed here
+        const update = channel.cursor.receive(frame);
+        this.deliver(channel, update.deliver);
+        if (update.recover) this.recover(channel);
+        return;
+      }
+      case "ack":
+        this.finish(frame.id)?.resolve(frame);
+        return;
+      case "pong": {
+        if (frame.connectionId) {
+          const known = connection.connectionId;
+          connection.connectionId = frame.connectionId;
+          if (connection === this.current && known !== frame.connectionId) {
+            this.emit("connection", { connectionId: frame.connectionId });
+          }
+        }
+        if (frame.id) this.finish(frame.id)?.resolve(frame);
+        return;
+      }
+      case "error": {
+        const error = new ServerError(frame.code, frame.message);
+        const request = frame.id ? this.finish(frame.id) : undefined;
+        if (request) request.reject(error);
+        else this.reportError(error);
+        return;
+      }
+    }
+  }
+
+  // --- events --------------------------------------------------------------------------------
+
+  private setState(state: ConnectionState): void {
+    const previous = this.currentState;
+    if (previous === state) return;
+    this.currentState = state;
+    this.emit("state", { state, previous });
+  }
+
+  private reportError(error: SwitchboardError): void {
+    this.emit("error", { error });
+  }
+
+  private emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) this.call(listener as Listener<K>, payload);
+  }
+
+  /** Call application code; its exceptions are reported, not allowed to break the client. */
+  private call<T>(callback: (value: T) => void, value: T): void {
+    try {
+      callback(value);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+function isUnauthorized(error: unknown): boolean {
+  if (error instanceof UnauthorizedError) return true;
+  const status = (error as { status?: unknown } | null)?.status;
+  return status === 401 || status === 403;
+}
+
+function asSwitchboardError(error: unknown, code: string): SwitchboardError {
+  if (error instanceof SwitchboardError) return error;
+  return new SwitchboardError(code, error instanceof Error ? error.message : String(error));
+}

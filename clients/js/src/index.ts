@@ -1,0 +1,42 @@
+/**
+ * `@switchboard/client`: the browser client for Switchboard.
+ *
+ * ```ts
+ * import { createClient } from "@switchboard/client";
+ * const client = createClient({ url: "wss://.../prod", authUrl: "/api/ws-token" });
+ * client.connect();
+ * await client.subscribe("room:lobby", (message) => console.log(message.data));
+ * await client.publish("room:lobby", { text: "hello" });
+ * ```
+ */
+export {
+  createClient,
+  SwitchboardClient,
+  type ChannelMessage,
+  type ClientEvents,
+  type ClientOptions,
+  type ConnectionState,
+  type MessageHandler,
+  type PublishAck,
+  type Subscription,
+} from "./client.js";
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+export {
+  ClientClosedError,
+  ConnectionLostError,
+  InvalidChannelError,
+  QueueFullError,
+  ServerError,
+  SwitchboardError,
+  TimeoutError,
+  UnauthorizedError,
+} from "./errors.js";
+export type {
+  FetchLike,
+  Platform,
+  PlatformEvent,
+  SocketConstructor,
+  SocketLike,
+  TokenResponse,
+} from "./platform.js";
+export { isValidChannel, type Ack, type Message, type Pong } from "./protocol.js";
