@@ -257,10 +257,6 @@ export class SwitchboardClient {
    * `ClientClosedError` and every subscription is dropped. `connect()` starts over.
    */
   close(): void {
-    if (this.currentState === "closed" || this.currentState === "idle") {
-      this.setState("closed");
-      return;
-    }
     this.generation += 1;
     this.stopRetrying();
     for (const stop of this.unlisten.splice(0)) stop();
@@ -604,7 +600,7 @@ export class SwitchboardClient {
   }
 
   private stopRetrying(): void {
-    if (this.retryTimer !== null) {
+    if (this.retryTimer !== null && this.platform) {
       this.platform!.clearTimeout(this.retryTimer);
       this.retryTimer = null;
     }

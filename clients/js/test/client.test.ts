@@ -1,0 +1,587 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  ClientClosedError,
+  ConnectionLostError,
+  InvalidChannelError,
+  QueueFullError,
+  ServerError,
+  TimeoutError,
+  UnauthorizedError,
+  type ChannelMessage,
+  type TokenResponse,
+} from "../src/index.js";
+import { connected, flush, harness, type FakeSocket, type Harness } from "./fakes.js";
+
+/** Subscribe `channel` on an open socket and ack it at `seq` in `epoch`. */
+async function subscribed(
+  socket: FakeSocket,
+  subscribe: () => Promise<unknown>,
+  fields: { epoch: string; seq: number },
+): Promise<void> {
+  const done = subscribe();
+  await flush();
+  socket.ack(socket.last("subscribe"), fields);
+  await done;
+}
+
+/** Let the scheduled reconnect fire (whatever its jittered delay). */
+async function retry(h: Harness): Promise<void> {
+  const delay = h.clock.pending()[0];
+  assert.notEqual(delay, undefined, "a reconnect should be scheduled");
+  await h.clock.advance(delay!);
+}
+
+const tokenResponse = (status: number, body: unknown = {}): TokenResponse => ({
+  status,
+  ok: status >= 200 && status < 300,
+  json: async () => body,
+});
+
+describe("connection state machine", () => {
+  it("goes idle -> connecting -> open -> reconnecting -> open -> closed", async () => {
+    const h = harness();
+    assert.equal(h.client.state, "idle");
+    h.client.connect();
+    assert.equal(h.client.state, "connecting");
+    await flush();
+    h.socket().accept();
+    assert.equal(h.client.state, "open");
+    h.socket().drop(1001, "Going away");
+    assert.equal(h.client.state, "reconnecting");
+    await retry(h);
+    h.socket().accept();
+    assert.equal(h.client.state, "open");
+    h.client.close();
+    assert.equal(h.client.state, "closed");
+    assert.deepEqual(h.states, ["connecting", "open", "reconnecting", "open", "closed"]);
+  });
+
+  it("fetches a fresh token for every connect and sends it as a subprotocol", async () => {
+    const h = harness();
+    await connected(h);
+    h.socket().drop();
+    await retry(h);
+    h.socket().drop();
+    await retry(h);
+    assert.deepEqual(h.tokens, ["token-1", "token-2", "token-3"]);
+    assert.deepEqual(
+      h.sockets.map((s) => [s.url, s.protocols]),
+      [1, 2, 3].map((n) => ["wss://example.test/prod", ["switchboard", `token-${n}`]]),
+    );
+  });
+
+  it("puts the token in the query string with tokenTransport: query", async () => {
+    const h = harness({ url: "wss://example.test/prod?x=1", tokenTransport: "query" });
+    await connected(h);
+    assert.equal(h.socket().url, "wss://example.test/prod?x=1&token=token-1");
+    assert.equal(h.socket().protocols, undefined);
+  });
+
+  it("retries handshake failures with growing, jittered delays and resets after a stable connection", async () => {
+    const h = harness({ platform: { random: () => 1 } });
+    h.client.connect();
+    await flush();
+    const delays: number[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      h.socket().drop(1006); // a refused handshake looks like this in a browser
+      delays.push(h.clock.pending()[0]!);
+      await h.clock.advance(delays[i]!);
+    }
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    assert.equal(h.sockets.length, 9);
+    // A connection that stays open 10 s resets the backoff.
+    h.socket().accept();
+    await h.clock.advance(10_000);
+    h.socket().drop();
+    assert.equal(h.clock.pending()[0], 500);
+  });
+
+  it("keeps the backoff growing when connections drop before they are stable", async () => {
+    const h = harness({ platform: { random: () => 1 } });
+    await connected(h);
+    h.socket().drop();
+    assert.equal(h.clock.pending()[0], 500);
+    await h.clock.advance(500);
+    h.socket().accept();
+    await h.clock.advance(9_000);
+    h.socket().drop();
+    assert.equal(h.clock.pending()[0], 1000);
+  });
+
+  it("uses the random source for jitter", async () => {
+    const h = harness({ platform: { random: () => 0.25 } });
+    await connected(h);
+    h.socket().drop();
+    assert.deepEqual(h.clock.pending(), [125]);
+  });
+
+  it("times out a socket that never opens and tries again", async () => {
+    const h = harness({ connectTimeoutMs: 5_000 });
+    h.client.connect();
+    await flush();
+    await h.clock.advance(5_000);
+    assert.equal(h.client.state, "reconnecting");
+    assert.deepEqual(h.sockets[0]!.closeCalls, [{ code: 4000, reason: "the socket did not open in time" }]);
+    await retry(h);
+    assert.equal(h.sockets.length, 2);
+  });
+
+  it("learns its connection id from the pong", async () => {
+    const h = harness();
+    const ids: string[] = [];
+    h.client.on("connection", ({ connectionId }) => ids.push(connectionId));
+    await connected(h, "abc=");
+    assert.equal(h.client.connectionId, "abc=");
+    assert.deepEqual(ids, ["abc="]);
+  });
+
+  it("closes the socket, stops retrying and rejects what is outstanding on close()", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const publish = h.client.publish("room", 1);
+    h.client.close();
+    await assert.rejects(publish, ClientClosedError);
+    assert.deepEqual(socket.closeCalls, [{ code: 1000, reason: "client closed" }]);
+    assert.deepEqual(h.clock.pending(), []);
+    assert.equal(h.browser.listenerCount(), 0);
+  });
+
+  it("can connect again after close()", async () => {
+    const h = harness();
+    await connected(h);
+    h.client.close();
+    await connected(h);
+    assert.equal(h.client.state, "open");
+    assert.equal(h.sockets.length, 2);
+  });
+});
+
+describe("unauthorized", () => {
+  for (const status of [401, 403]) {
+    it(`stops retrying when the token endpoint answers ${status}`, async () => {
+      const calls: Array<{ url: string; credentials: string }> = [];
+      const h = harness({ authUrl: "/api/ws-token" }, async (url, init) => {
+        calls.push({ url, credentials: init.credentials });
+        return tokenResponse(calls.length === 1 ? 200 : status, { token: "t1" });
+      });
+      const socket = await connected(h);
+      assert.deepEqual(socket.protocols, ["switchboard", "t1"]);
+      socket.drop();
+      await retry(h);
+      assert.equal(h.client.state, "unauthorized");
+      assert.deepEqual(h.clock.pending(), [], "no retry is scheduled");
+      await h.clock.advance(10 * 60_000);
+      assert.equal(calls.length, 2);
+      assert.equal(h.sockets.length, 1);
+      assert.deepEqual(calls[0], { url: "/api/ws-token", credentials: "include" });
+      await assert.rejects(h.client.publish("room", 1), UnauthorizedError);
+      h.browser.emit("online");
+      h.browser.emit("visible");
+      await flush();
+      assert.equal(calls.length, 2, "browser signals do not restart an unauthorized client");
+    });
+  }
+
+  it("retries other token endpoint failures with backoff", async () => {
+    let calls = 0;
+    const h = harness({ authUrl: "/t" }, async () => {
+      calls += 1;
+      return calls < 3 ? tokenResponse(503) : tokenResponse(200, { token: "ok" });
+    });
+    const errors: string[] = [];
+    h.client.on("error", ({ error }) => errors.push(error.code));
+    h.client.connect();
+    await flush();
+    await retry(h);
+    await retry(h);
+    assert.equal(calls, 3);
+    assert.deepEqual(errors, ["token_failed", "token_failed"]);
+    assert.equal(h.client.state, "reconnecting");
+    h.socket().accept();
+    assert.equal(h.client.state, "open");
+  });
+
+  it("stops when getToken throws an error with status 401, and connect() starts over", async () => {
+    let allowed = false;
+    const h = harness({
+      getToken: async () => {
+        if (!allowed) throw Object.assign(new Error("signed out"), { status: 401 });
+        return "fresh";
+      },
+    });
+    h.client.connect();
+    await flush();
+    assert.equal(h.client.state, "unauthorized");
+    allowed = true;
+    h.client.connect();
+    await flush();
+    h.socket().accept();
+    assert.equal(h.client.state, "open");
+    assert.deepEqual(h.states, ["connecting", "unauthorized", "connecting", "open"]);
+  });
+});
+
+describe("requests", () => {
+  it("settles publish by the ack with the same id", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const first = h.client.publish("room:1", { text: "a" });
+    const second = h.client.publish("room:1", { text: "b" });
+    const [a, b] = socket.frames("publish");
+    assert.deepEqual({ ...a, id: undefined }, { action: "publish", channel: "room:1", data: { text: "a" }, id: undefined });
+    assert.notEqual(a!.id, b!.id);
+    socket.ack(b!, { seq: 8 });
+    socket.ack(a!, { seq: 7 });
+    assert.equal((await first).seq, 7);
+    assert.equal((await second).seq, 8);
+  });
+
+  it("rejects with the server's error code", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const publish = h.client.publish("room", "x".repeat(10));
+    socket.receive({ type: "error", id: socket.last("publish").id, code: "payload_too_large", message: "too big" });
+    await assert.rejects(publish, (error: unknown) => {
+      assert.ok(error instanceof ServerError);
+      assert.equal(error.code, "payload_too_large");
+      assert.equal(error.message, "too big");
+      return true;
+    });
+  });
+
+  it("rejects with TimeoutError when no reply comes in time, and ignores a late ack", async () => {
+    const h = harness({ requestTimeoutMs: 2_000 });
+    const socket = await connected(h);
+    const publish = h.client.publish("room", 1);
+    const settled = publish.then(() => "resolved", (error: unknown) => error);
+    await h.clock.advance(1_999);
+    assert.equal(await Promise.race([settled, Promise.resolve("pending")]), "pending");
+    await h.clock.advance(1);
+    assert.ok((await settled) instanceof TimeoutError);
+    socket.ack(socket.last("publish"), { seq: 1 }); // too late: nothing happens
+  });
+
+  it("rejects in-flight publishes with ConnectionLostError when the socket drops", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const publish = h.client.publish("room", 1);
+    socket.drop();
+    await assert.rejects(publish, ConnectionLostError);
+  });
+
+  it("refuses invalid channel names", async () => {
+    const h = harness();
+    await assert.rejects(h.client.publish("has space", 1), InvalidChannelError);
+    await assert.rejects(h.client.publish("x".repeat(129), 1), InvalidChannelError);
+    await assert.rejects(h.client.subscribe("", () => {}), InvalidChannelError);
+    await connected(h);
+    const ok = h.client.publish("a-Z_0:.@=", 1);
+    assert.equal(h.socket().last("publish").channel, "a-Z_0:.@=");
+    h.socket().ack(h.socket().last("publish"));
+    await ok;
+  });
+});
+
+describe("publish queue", () => {
+  it("queues publishes made while disconnected and sends them in order on connect", async () => {
+    const h = harness();
+    const first = h.client.publish("room", 1);
+    const second = h.client.publish("room", 2);
+    assert.equal(h.client.queuedPublishes, 2);
+    const socket = await connected(h);
+    assert.deepEqual(socket.frames("publish").map((f) => f.data), [1, 2]);
+    assert.equal(h.client.queuedPublishes, 0);
+    for (const frame of socket.frames("publish")) socket.ack(frame, { seq: frame.data as number });
+    assert.deepEqual([(await first).seq, (await second).seq], [1, 2]);
+  });
+
+  it("rejects with QueueFullError beyond maxQueuedPublishes and keeps the rest", async () => {
+    const h = harness({ maxQueuedPublishes: 3 });
+    const queued = [1, 2, 3].map((n) => h.client.publish("room", n));
+    await assert.rejects(h.client.publish("room", 4), (error: unknown) => {
+      assert.ok(error instanceof QueueFullError);
+      assert.equal(error.code, "queue_full");
+      assert.match(error.message, /full \(3 waiting/);
+      return true;
+    });
+    assert.equal(h.client.queuedPublishes, 3);
+    const socket = await connected(h);
+    assert.deepEqual(socket.frames("publish").map((f) => f.data), [1, 2, 3]);
+    for (const frame of socket.frames("publish")) socket.ack(frame);
+    await Promise.all(queued);
+  });
+
+  it("queues while reconnecting and flushes after resubscribing", async () => {
+    const h = harness();
+    let socket = await connected(h);
+    await subscribed(socket, () => h.client.subscribe("room", () => {}), { epoch: "e", seq: 0 });
+    socket.drop();
+    const publish = h.client.publish("room", "while away");
+    await retry(h);
+    socket = h.socket();
+    socket.accept();
+    assert.deepEqual(socket.sent.map((f) => f.action), ["ping", "subscribe", "publish"]);
+    socket.ack(socket.last("publish"), { seq: 1 });
+    assert.equal((await publish).seq, 1);
+  });
+});
+
+describe("subscriptions and recovery", () => {
+  it("waits for the connection, then resolves on the ack with the channel's position", async () => {
+    const h = harness();
+    const subscription = h.client.subscribe("room", () => {});
+    const socket = await connected(h);
+    const frame = socket.last("subscribe");
+    assert.equal(frame.channel, "room");
+    assert.equal(frame.since, undefined);
+    socket.ack(frame, { epoch: "e1", seq: 5 });
+    const result = await subscription;
+    assert.deepEqual([result.channel, result.epoch, result.seq], ["room", "e1", 5]);
+  });
+
+  it("rejects a refused subscribe and forgets the handler", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const subscription = h.client.subscribe("private", () => {});
+    socket.receive({ type: "error", id: socket.last("subscribe").id, code: "forbidden", message: "no" });
+    await assert.rejects(subscription, (error: unknown) => error instanceof ServerError && error.code === "forbidden");
+    assert.deepEqual(h.client.subscribedChannels, []);
+  });
+
+  it("delivers messages in order and drops duplicates by seq", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const got: number[] = [];
+    await subscribed(socket, () => h.client.subscribe("room", (m) => got.push(m.seq)), { epoch: "e1", seq: 2 });
+    for (const seq of [2, 3, 3, 4, 1, 4, 5]) socket.message("room", seq);
+    assert.deepEqual(got, [3, 4, 5]);
+    assert.equal(socket.frames("subscribe").length, 1, "a duplicate is not a gap");
+  });
+
+  it("resubscribes every channel with since and epoch after a reconnect, with no duplicates", async () => {
+    const h = harness();
+    let socket = await connected(h);
+    const got: Array<[string, number]> = [];
+    const handler = (m: ChannelMessage) => got.push([m.channel, m.seq]);
+    await subscribed(socket, () => h.client.subscribe("a", handler), { epoch: "ea", seq: 10 });
+    await subscribed(socket, () => h.client.subscribe("b", handler), { epoch: "eb", seq: 0 });
+    socket.message("a", 11);
+    socket.drop(1001);
+    await retry(h);
+    socket = h.socket();
+    socket.accept();
+    const resubscribes = socket.frames("subscribe").map(({ channel, since, epoch }) => ({ channel, since, epoch }));
+    assert.deepEqual(resubscribes, [
+      { channel: "a", since: 11, epoch: "ea" },
+      { channel: "b", since: 0, epoch: "eb" },
+    ]);
+    // The server replays what was missed (overlapping what we already had), then acks.
+    socket.message("a", 11);
+    socket.message("a", 12);
+    socket.ack(socket.frames("subscribe")[0]!, { epoch: "ea", seq: 12, recovered: true });
+    socket.ack(socket.frames("subscribe")[1]!, { epoch: "eb", seq: 0, recovered: true });
+    socket.message("a", 12);
+    socket.message("a", 13);
+    assert.deepEqual(got, [["a", 11], ["a", 12], ["a", 13]]);
+  });
+
+  it("raises `reset` when the resubscribe ack says recovered: false", async () => {
+    const h = harness();
+    let socket = await connected(h);
+    const resets: unknown[] = [];
+    h.client.on("reset", (event) => resets.push(event));
+    const got: number[] = [];
+    await subscribed(socket, () => h.client.subscribe("room", (m) => got.push(m.seq)), { epoch: "e1", seq: 3 });
+    socket.drop();
+    await retry(h);
+    socket = h.socket();
+    socket.accept();
+    socket.ack(socket.last("subscribe"), { epoch: "e2", seq: 50, recovered: false });
+    await flush();
+    assert.deepEqual(resets, [{ channel: "room", epoch: "e2", seq: 50 }]);
+    socket.message("room", 51);
+    assert.deepEqual(got, [51]);
+  });
+
+  it("recovers a gap in live messages by resubscribing with since and epoch", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const got: number[] = [];
+    await subscribed(socket, () => h.client.subscribe("room", (m) => got.push(m.seq)), { epoch: "e1", seq: 1 });
+    socket.message("room", 2);
+    socket.message("room", 4); // 3 is missing
+    socket.message("room", 5);
+    const recovery = socket.frames("subscribe").slice(1);
+    assert.equal(recovery.length, 1, "one recovery for one gap");
+    assert.deepEqual({ since: recovery[0]!.since, epoch: recovery[0]!.epoch }, { since: 2, epoch: "e1" });
+    assert.deepEqual(got, [2]);
+    socket.message("room", 3); // the replay
+    socket.message("room", 4);
+    socket.ack(recovery[0]!, { epoch: "e1", seq: 5, recovered: true });
+    socket.message("room", 6);
+    assert.deepEqual(got, [2, 3, 4, 5, 6]);
+  });
+
+  it("stops delivering after unsubscribe and tells the server", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const got: number[] = [];
+    const sub = h.client.subscribe("room", (m) => got.push(m.seq));
+    await flush();
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    const subscription = await sub;
+    socket.message("room", 1);
+    const done = subscription.unsubscribe();
+    assert.equal(socket.last("unsubscribe").channel, "room");
+    socket.ack(socket.last("unsubscribe"));
+    await done;
+    socket.message("room", 2);
+    assert.deepEqual(got, [1]);
+    assert.deepEqual(h.client.subscribedChannels, []);
+  });
+
+  it("shares one server subscription between handlers of a channel", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const got: string[] = [];
+    await subscribed(socket, () => h.client.subscribe("room", () => got.push("a")), { epoch: "e", seq: 0 });
+    const second = await h.client.subscribe("room", () => got.push("b"));
+    assert.equal(second.seq, 0);
+    assert.equal(socket.frames("subscribe").length, 1);
+    socket.message("room", 1);
+    assert.deepEqual(got, ["a", "b"]);
+    await second.unsubscribe();
+    assert.equal(socket.frames("unsubscribe").length, 0, "a handler is left");
+  });
+});
+
+describe("keep-alive and the 2-hour cap", () => {
+  it("pings every 5 minutes and replaces a socket whose pong does not come", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    await h.clock.advance(5 * 60_000);
+    assert.equal(socket.frames("ping").length, 2);
+    socket.pong();
+    await h.clock.advance(5 * 60_000);
+    assert.equal(socket.frames("ping").length, 3);
+    await h.clock.advance(10_000); // no pong
+    assert.deepEqual(socket.closeCalls, [{ code: 4000, reason: "no pong" }]);
+    assert.equal(h.client.state, "reconnecting");
+  });
+
+  it("swaps to a new socket before the 2-hour cap without losing or repeating a message", async () => {
+    const h = harness({ pingIntervalMs: 60 * 60_000 });
+    const old = await connected(h, "old");
+    const got: number[] = [];
+    await subscribed(old, () => h.client.subscribe("room", (m) => got.push(m.seq)), { epoch: "e1", seq: 0 });
+    old.message("room", 1);
+    await h.clock.advance(60 * 60_000);
+    old.pong("old");
+    await h.clock.advance(50 * 60_000); // 1 h 50 min: a planned reconnect
+    assert.equal(h.sockets.length, 2);
+    const publish = h.client.publish("room", "in flight");
+    const fresh = h.socket();
+    fresh.accept();
+    fresh.pong("new");
+    assert.equal(h.client.state, "open");
+    assert.equal(h.client.connectionId, "old", "the old socket stays current until resubscribed");
+    const resubscribe = fresh.last("subscribe");
+    assert.deepEqual([resubscribe.since, resubscribe.epoch], [1, "e1"]);
+    // Both sockets carry message 2; the new one replays it too.
+    old.message("room", 2);
+    fresh.message("room", 2);
+    fresh.ack(resubscribe, { epoch: "e1", seq: 2, recovered: true });
+    await flush();
+    assert.equal(h.client.connectionId, "new");
+    assert.deepEqual(old.closeCalls, [], "the old socket waits for its outstanding publish");
+    old.ack(old.last("publish"), { seq: 3 });
+    assert.equal((await publish).seq, 3);
+    assert.deepEqual(old.closeCalls, [{ code: 1000, reason: "replaced" }]);
+    fresh.message("room", 3);
+    assert.deepEqual(got, [1, 2, 3]);
+    assert.deepEqual(h.states, ["connecting", "open"], "no visible reconnect");
+    assert.deepEqual(h.tokens, ["token-1", "token-2"]);
+  });
+
+  it("keeps the old socket when the planned replacement fails, and tries again", async () => {
+    const h = harness({ maxConnectionAgeMs: 1_000, pingIntervalMs: 60 * 60_000, platform: { random: () => 1 } });
+    const old = await connected(h);
+    await h.clock.advance(1_000);
+    h.socket().drop(1006);
+    assert.equal(h.client.state, "open");
+    assert.equal(old.readyState, 1);
+    await h.clock.advance(500);
+    assert.equal(h.sockets.length, 3);
+  });
+});
+
+describe("browser signals", () => {
+  it("waits while offline and reconnects at once when back online", async () => {
+    const h = harness({ platform: { random: () => 1 } });
+    const socket = await connected(h);
+    h.browser.online = false;
+    socket.drop();
+    assert.equal(h.client.state, "offline");
+    assert.deepEqual(h.clock.pending(), []);
+    await h.clock.advance(10 * 60_000);
+    assert.equal(h.sockets.length, 1);
+    h.browser.emit("online");
+    await flush();
+    assert.equal(h.sockets.length, 2);
+    assert.equal(h.client.state, "reconnecting");
+    h.socket().accept();
+    assert.equal(h.client.state, "open");
+  });
+
+  it("cancels a scheduled retry on `offline` and skips the backoff on `online`", async () => {
+    const h = harness({ platform: { random: () => 1 } });
+    const socket = await connected(h);
+    socket.drop();
+    await h.clock.advance(500);
+    h.socket().drop();
+    assert.deepEqual(h.clock.pending(), [1000]);
+    h.browser.emit("offline");
+    assert.equal(h.client.state, "offline");
+    assert.deepEqual(h.clock.pending(), []);
+    h.browser.emit("online");
+    await flush();
+    assert.equal(h.sockets.length, 3);
+  });
+
+  it("starts offline when the browser is offline at connect()", async () => {
+    const h = harness();
+    h.browser.online = false;
+    h.client.connect();
+    await flush();
+    assert.equal(h.client.state, "offline");
+    assert.equal(h.sockets.length, 0);
+    h.browser.emit("online");
+    await flush();
+    assert.equal(h.sockets.length, 1);
+  });
+
+  it("checks the socket when the tab becomes visible and replaces it if no pong comes", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    h.browser.emit("visible");
+    assert.equal(socket.frames("ping").length, 2);
+    socket.pong();
+    await h.clock.advance(10_000);
+    assert.equal(h.client.state, "open", "answered: the socket is kept");
+    h.browser.emit("visible");
+    await h.clock.advance(10_000);
+    assert.equal(h.client.state, "reconnecting");
+    assert.deepEqual(socket.closeCalls, [{ code: 4000, reason: "no pong" }]);
+  });
+
+  it("reconnects at once when the tab becomes visible during a backoff", async () => {
+    const h = harness({ platform: { random: () => 1 } });
+    const socket = await connected(h);
+    socket.drop();
+    assert.deepEqual(h.clock.pending(), [500]);
+    h.browser.emit("visible");
+    await flush();
+    assert.equal(h.sockets.length, 2);
+  });
+});
