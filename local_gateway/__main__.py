@@ -1,0 +1,153 @@
+"""``python -m local_gateway``: serve template.yaml's WebSocket API on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from local_gateway.dynamodb import dynamodb_endpoint
+from local_gateway.eventlog import EventLog
+from local_gateway.reload import watch
+from local_gateway.server import Gateway
+from local_gateway.settings import Settings, function_environment, load_env_vars
+from local_gateway.static import DevPages
+from local_gateway.template import load_application
+from local_gateway.workers import FunctionPool, Workers
+
+__all__ = ["main", "run"]
+
+
+def _client_host(host: str) -> str:
+    """The address that local clients (and the functions) use to reach ``host``."""
+    if host in ("", "localhost", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+    started = time.monotonic()
+    app = load_application(settings.template)
+    log = EventLog(functions=not settings.quiet_functions, verbose=settings.verbose)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+
+    with dynamodb_endpoint(settings.dynamodb_endpoint, app.tables) as dynamodb:
+        workers = Workers()
+        root = settings.static_root or app.template_path.parent
+        gateway = Gateway(
+            app,
+            workers,
+            log,
+            idle_timeout=settings.idle_timeout,
+            max_duration=settings.max_duration,
+            dev_pages=DevPages(root, settings.ws_secret),
+        )
+        port = await gateway.start(settings.host, settings.port)
+        base = f"{_client_host(settings.host)}:{port}"
+        for name, spec in app.functions.items():
+            environment = function_environment(
+                spec,
+                settings,
+                management_endpoint=f"http://{base}",
+                dynamodb_endpoint=dynamodb,
+            )
+            workers.pools[name] = FunctionPool(
+                spec, environment, settings.workers_per_function, log.function_output
+            )
+        listening = time.monotonic() - started
+        if settings.prewarm:
+            await workers.prewarm()
+        watcher = None
+        if settings.watch:
+
+            def reload(paths: list[str]) -> None:
+                workers.recycle()
+                shown = ", ".join(Path(path).name for path in paths[:3])
+                more = f" (+{len(paths) - 3})" if len(paths) > 3 else ""
+                log.event("RELOAD", "code changed", f"{shown}{more}", "workers recycled")
+
+            watcher = asyncio.create_task(watch(app.source_dirs, reload))
+        _banner(log, settings, base=base, dynamodb=dynamodb, gateway=gateway)
+        log.line(
+            f"Ready in {time.monotonic() - started:.2f}s (listening after {listening:.2f}s): "
+            f"ws://{base}"
+        )
+        try:
+            await stop.wait()
+        finally:
+            log.line("Stopping: closing connections and workers")
+            if watcher is not None:
+                watcher.cancel()
+            await gateway.close()
+            await workers.close()
+
+
+def _banner(
+    log: EventLog, settings: Settings, *, base: str, dynamodb: str, gateway: Gateway
+) -> None:
+    api = gateway.app.websocket_api
+    shown = "localhost" if settings.host == "localhost" else _client_host(settings.host)
+    url = f"ws://{shown}:{base.rpartition(':')[2]}"
+    embedded = "" if settings.dynamodb_endpoint else " (embedded moto server)"
+    routes = ", ".join(f"{key} -> {name}" for key, name in api.routes.items())
+    lines = [
+        f"Switchboard local gateway: {gateway.app.template_path.name}, stage {api.stage}",
+        f"  WebSocket    {url}   (or {url}/{api.stage}); token: ?token=JWT or subprotocol",
+        f"  Routes       {routes}  [selection: {api.route_selection_expression}]",
+        f"  Management   http://{base}/@connections/{{connectionId}}",
+        f"  DynamoDB     {dynamodb}{embedded}, tables: "
+        + ", ".join(table.name for table in gateway.app.tables),
+        "  Token        make token USER=alice [CHANNELS='room:*']"
+        f"   or   curl 'http://{base}/dev/token?user=alice'",
+        f'  Try          websocat "{url}?token=$(make -s token USER=alice)"',
+    ]
+    for route in gateway.app.http_routes:
+        lines.append(f"  HTTP         {route.route_key} -> {route.function}")
+    if settings.idle_timeout != 600 or settings.max_duration != 7200:
+        lines.append(
+            f"  Timeouts     idle {settings.idle_timeout:g}s, maximum {settings.max_duration:g}s"
+        )
+    for line in lines:
+        log.line(line)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and serve."""
+    parser = argparse.ArgumentParser(prog="python -m local_gateway", description=__doc__)
+    parser.add_argument("--template", type=Path, help="default: template.yaml ($TEMPLATE)")
+    parser.add_argument("--host", help="default: localhost ($HOST)")
+    parser.add_argument("--port", type=int, help="default: 3001 ($PORT); 0 picks a free port")
+    parser.add_argument("--idle-timeout", type=float, help="seconds (default: 600)")
+    parser.add_argument("--max-duration", type=float, help="seconds (default: 7200)")
+    parser.add_argument("--workers", type=int, dest="workers_per_function", help="per function")
+    parser.add_argument("--env-vars", type=Path, help="a sam local --env-vars JSON file")
+    parser.add_argument("--static-root", type=Path, help="the directory holding clients/")
+    parser.add_argument("--no-watch", action="store_false", dest="watch", default=None)
+    parser.add_argument("--no-prewarm", action="store_false", dest="prewarm", default=None)
+    parser.add_argument("--quiet-functions", action="store_true", default=None)
+    parser.add_argument("--verbose", action="store_true", default=None, help="log @connections")
+    args = vars(parser.parse_args(argv))
+    env_vars = args.pop("env_vars")
+    if env_vars is not None:
+        args["env_vars"] = load_env_vars(env_vars)
+    settings = Settings.from_environment(**args)
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        sys.exit(f"local gateway: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""DynamoDB for the functions: moto's server in this process, or a real endpoint.
+
+The tables are the template's own ``AWS::DynamoDB::Table`` definitions (keys, indexes,
+TTL), named by their logical ids. Against a real endpoint (``DYNAMODB_ENDPOINT``, e.g.
+DynamoDB Local) existing tables are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
+
+import boto3
+from botocore.exceptions import ClientError
+
+from local_gateway.template import REGION, TableSpec
+
+__all__ = ["create_tables", "dynamodb_endpoint"]
+
+
+def create_tables(endpoint: str, tables: Iterable[TableSpec]) -> None:
+    """Create each table that does not exist yet, and turn its TTL on."""
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - a local endpoint takes any key
+    )
+    for table in tables:
+        try:
+            client.create_table(**table.create_table)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            continue
+        if table.ttl_attribute:
+            client.update_time_to_live(
+                TableName=table.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+
+
+@contextlib.contextmanager
+def dynamodb_endpoint(configured: str | None, tables: Iterable[TableSpec]) -> Iterator[str]:
+    """The endpoint to use, with the tables created; an embedded moto server when not set."""
+    if configured:
+        create_tables(configured, tables)
+        yield configured
+        return
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per DynamoDB call
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        create_tables(endpoint, tables)
+        yield endpoint
+    finally:
+        server.stop()

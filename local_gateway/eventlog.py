@@ -1,0 +1,56 @@
+"""The gateway's console: one line per event, and the functions' own output.
+
+A line reads ``20:03:11.482 MESSAGE    L0SM9cOFvHcCIhw= subscribe -> DefaultFunction 200 8ms``.
+Function output (Powertools' JSON logs, prints) follows, prefixed with the function's name.
+The event's contents (tokens, bodies) are never written here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from typing import TextIO
+
+__all__ = ["EventLog"]
+
+
+class EventLog:
+    """Writes event lines and function output to one stream."""
+
+    def __init__(
+        self, stream: TextIO | None = None, *, functions: bool = True, verbose: bool = False
+    ) -> None:
+        self.stream = stream or sys.stdout
+        self.functions = functions
+        self.verbose = verbose
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def line(self, text: str) -> None:
+        """A line as is (the banner)."""
+        self._write(text)
+
+    def event(
+        self,
+        kind: str,
+        subject: str,
+        detail: str,
+        status: int | str,
+        millis: float | None = None,
+    ) -> None:
+        """One event: its kind, connection id (or path), what ran, the outcome and time."""
+        now = datetime.datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        took = f" {millis:.0f}ms" if millis is not None else ""
+        self._write(f"{now} {kind:<10} {subject:<16} {detail} {status}{took}")
+
+    def detail(self, kind: str, subject: str, detail: str, status: int | str) -> None:
+        """An event shown only with ``--verbose`` (each @connections call, for instance)."""
+        if self.verbose:
+            self.event(kind, subject, detail, status)
+
+    def function_output(self, function: str, text: str) -> None:
+        """A line that a function printed."""
+        if self.functions:
+            self._write(f"  {function} | {text}")

@@ -1,0 +1,275 @@
+"""Run each function in worker processes, as Lambda runs it in containers.
+
+A :class:`FunctionPool` per function keeps up to ``size`` workers; each worker is one Python
+process with the function's own environment (``os.environ``) and module namespace, its
+handler imported once. An invocation takes an idle worker (or starts one: a cold start),
+sends the event over a pipe, and waits for the answer within the function's timeout; a worker
+that times out is killed, as Lambda does. :meth:`FunctionPool.recycle` retires every worker
+so that the next event runs the code as it is now on disk (hot reload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from local_gateway.template import ACCOUNT_ID, REGION, FunctionSpec
+
+__all__ = ["FunctionPool", "InvocationError", "Workers"]
+
+logger = logging.getLogger(__name__)
+
+RUNTIME = Path(__file__).with_name("runtime.py")
+PIPE_LIMIT = 64 * 1024 * 1024
+
+
+class InvocationError(Exception):
+    """The function failed: it raised, timed out, or could not start."""
+
+    def __init__(self, error: Mapping[str, Any]) -> None:
+        super().__init__(error.get("errorMessage", "function failed"))
+        self.error = dict(error)
+
+    @property
+    def error_type(self) -> str:
+        """Lambda's ``errorType`` (the exception class, ``Runtime.ImportModuleError``, ...)."""
+        return str(self.error.get("errorType", "Error"))
+
+
+@dataclasses.dataclass(eq=False)
+class _Worker:
+    process: asyncio.subprocess.Process
+    generation: int
+    log_task: asyncio.Task[None]
+    ready: bool = False
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    def kill(self) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+
+LogSink = Callable[[str, str], None]
+
+
+class FunctionPool:
+    """Up to ``size`` warm workers for one function."""
+
+    def __init__(
+        self, spec: FunctionSpec, environment: Mapping[str, str], size: int, log: LogSink
+    ) -> None:
+        self.spec = spec
+        self.environment = dict(environment)
+        self.size = size
+        self.log = log
+        self.generation = 0
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._starting = 0
+        self._available = asyncio.Condition()
+        self._reaped: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def _start(self) -> _Worker:
+        init = {
+            "code_dir": str(self.spec.code_dir),
+            "layer_dirs": [str(path) for path in self.spec.layer_dirs],
+            "handler": self.spec.handler,
+            "dont_write_bytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            str(RUNTIME),
+            json.dumps(init),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.environment,
+            limit=PIPE_LIMIT,
+            start_new_session=True,  # Ctrl-C reaches the gateway, which stops its workers
+        )
+        log_task = asyncio.create_task(self._forward_logs(process))
+        return _Worker(process=process, generation=self.generation, log_task=log_task)
+
+    async def _forward_logs(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        while line := await process.stderr.readline():
+            self.log(self.spec.name, line.decode(errors="replace").rstrip())
+
+    async def _acquire(self) -> _Worker:
+        async with self._available:
+            while True:
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive and worker.generation == self.generation:
+                        self._busy.add(worker)
+                        return worker
+                    self._retire(worker)
+                if len(self._busy) + self._starting < self.size:
+                    self._starting += 1
+                    break
+                await self._available.wait()
+        try:
+            worker = await self._start()
+        finally:
+            self._starting -= 1
+        self._busy.add(worker)
+        return worker
+
+    async def _release(self, worker: _Worker) -> None:
+        self._busy.discard(worker)
+        if worker.alive and worker.generation == self.generation:
+            self._idle.append(worker)
+        else:
+            self._retire(worker)
+        async with self._available:
+            self._available.notify()
+
+    def _retire(self, worker: _Worker) -> None:
+        if worker.process.stdin is not None and not worker.process.stdin.is_closing():
+            worker.process.stdin.close()  # the runtime's loop ends, the process exits
+        task = asyncio.create_task(self._reap(worker))
+        self._reaped.add(task)
+        task.add_done_callback(self._reaped.discard)
+
+    @staticmethod
+    async def _reap(worker: _Worker) -> None:
+        try:
+            await asyncio.wait_for(worker.process.wait(), 5)
+        except TimeoutError:
+            worker.kill()
+            await worker.process.wait()
+        await worker.log_task
+
+    def recycle(self) -> None:
+        """Retire every worker: the next invocation starts one with the code now on disk."""
+        self.generation += 1
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            self._retire(worker)
+
+    async def prewarm(self) -> None:
+        """Start one worker ahead of the first event, so that it does not pay the cold start."""
+        worker = await self._acquire()
+        try:
+            await self._read_ready(worker)
+        except InvocationError:
+            worker.kill()
+        await self._release(worker)
+
+    async def close(self) -> None:
+        """Stop every worker."""
+        self.generation += 1
+        for worker in [*self._idle, *self._busy]:
+            self._retire(worker)
+        self._idle.clear()
+        if self._reaped:
+            await asyncio.gather(*self._reaped, return_exceptions=True)
+
+    # ------------------------------------------------------------ invocation
+
+    async def _read(self, worker: _Worker) -> dict[str, Any]:
+        assert worker.process.stdout is not None
+        line = await worker.process.stdout.readline()
+        if not line:
+            code = await worker.process.wait()
+            raise InvocationError(
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: the worker exited with status {code}",
+                }
+            )
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def _read_ready(self, worker: _Worker) -> None:
+        if worker.ready:
+            return
+        answer = await self._read(worker)
+        if "init_error" in answer:
+            worker.kill()
+            raise InvocationError(answer["init_error"])
+        worker.ready = True
+
+    async def invoke(self, event: Mapping[str, Any], request_id: str | None = None) -> Any:
+        """Run the handler on ``event``; its return value, or :class:`InvocationError`."""
+        request_id = request_id or str(uuid.uuid4())
+        worker = await self._acquire()
+        try:
+            deadline = time.monotonic() + self.spec.timeout
+            async with asyncio.timeout(self.spec.timeout):
+                await self._read_ready(worker)
+                request = {
+                    "event": event,
+                    "context": {
+                        "aws_request_id": request_id,
+                        "deadline_ms": int((time.time() + deadline - time.monotonic()) * 1000),
+                        "invoked_function_arn": (
+                            f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.spec.name}"
+                        ),
+                    },
+                }
+                assert worker.process.stdin is not None
+                worker.process.stdin.write(json.dumps(request).encode() + b"\n")
+                await worker.process.stdin.drain()
+                answer = await self._read(worker)
+        except TimeoutError:
+            worker.kill()
+            raise InvocationError(
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": (
+                        f"RequestId: {request_id} Error: Task timed out after "
+                        f"{self.spec.timeout:.2f} seconds"
+                    ),
+                }
+            ) from None
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            worker.kill()
+            raise InvocationError(
+                {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}
+            ) from None
+        finally:
+            await self._release(worker)
+        if "error" in answer:
+            raise InvocationError(answer["error"])
+        return answer.get("result")
+
+
+class Workers:
+    """The pools of every function of the application."""
+
+    def __init__(self, pools: Mapping[str, FunctionPool] | None = None) -> None:
+        self.pools = dict(pools or {})
+
+    def __getitem__(self, name: str) -> FunctionPool:
+        return self.pools[name]
+
+    def recycle(self) -> None:
+        """Retire every worker of every function (hot reload)."""
+        for pool in self.pools.values():
+            pool.recycle()
+
+    async def prewarm(self) -> None:
+        """Start one worker per function."""
+        await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+
+    async def close(self) -> None:
+        """Stop every worker."""
+        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
