@@ -19,7 +19,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
 services.settings()  # a misconfiguration (e.g. a short WS_SECRET) fails the cold start
 
 
-@logger.inject_lambda_context(log_event=False)  # the event holds the token: never log it
+@logger.inject_lambda_context(log_event=False, clear_state=True)  # never log the token
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @event_source(data_class=APIGatewayWebSocketEvent)

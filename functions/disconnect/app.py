@@ -18,7 +18,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
 services.settings()
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @event_source(data_class=APIGatewayWebSocketEvent)

@@ -80,3 +80,8 @@ class Sender:
             client.delete_connection(ConnectionId=connection_id)
         except client.exceptions.GoneException:
             return
+
+
+def clear_clients() -> None:
+    """Forget the cached clients (tests)."""
+    _client.cache_clear()

@@ -15,7 +15,7 @@ from switchboard.config import Settings
 from switchboard.fanout import Fanout
 from switchboard.lifecycle import Connector
 from switchboard.secrets import load_token_secret
-from switchboard.sender import Sender, management_endpoint
+from switchboard.sender import Sender, clear_clients, management_endpoint
 from switchboard.store import Store
 from switchboard.telemetry import record_publish
 
@@ -68,3 +68,4 @@ def reset() -> None:
     """Forget every cached object (tests, or after changing the environment)."""
     for factory in (settings, store, connector, sender, message_handler):
         factory.cache_clear()
+    clear_clients()

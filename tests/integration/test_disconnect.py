@@ -1,0 +1,59 @@
+"""$disconnect through the real handler: the connection and its subscriptions go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.disconnect import app
+from switchboard import services
+from switchboard.lifecycle import Handshake
+from switchboard.store import ConnectionModel, SubscriptionModel
+from tests.conftest import load_event, make_token
+
+ME = "Fz1xWfAGIAMCKsA="
+
+
+def test_disconnect_deletes_the_connection_and_every_subscription(
+    aws: None, lambda_context: Any
+) -> None:
+    store = services.store()
+    services.connector().connect(
+        Handshake(
+            connection_id=ME,
+            connected_at_ms=1795636800000,
+            headers={},
+            query={"token": make_token()},
+        )
+    )
+    services.connector().connect(
+        Handshake(
+            connection_id="OTHERxxxxxxxxx=",
+            connected_at_ms=1795636800000,
+            headers={},
+            query={"token": make_token("bob")},
+        )
+    )
+    me = store.get_connection(ME)
+    other = store.get_connection("OTHERxxxxxxxxx=")
+    assert me is not None
+    assert other is not None
+    channels = [f"room:{n}" for n in range(30)]  # more than one BatchWriteItem (25 items)
+    for channel in channels:
+        store.subscribe(me, channel)
+    store.subscribe(other, "room:0")
+
+    event = load_event("disconnect")
+    assert app.lambda_handler(event, lambda_context) == {"statusCode": 200}
+
+    assert ConnectionModel.count(ME) == 0
+    assert sum(1 for _ in SubscriptionModel.by_connection.query(ME)) == 0
+    assert [s.connection_id for s in SubscriptionModel.query("room:0")] == ["OTHERxxxxxxxxx="]
+    assert ConnectionModel.count("OTHERxxxxxxxxx=") == 1
+
+    # running it twice is harmless
+    assert app.lambda_handler(event, lambda_context) == {"statusCode": 200}
+    assert ConnectionModel.count("OTHERxxxxxxxxx=") == 1
+
+
+def test_disconnect_of_an_unknown_connection_is_harmless(aws: None, lambda_context: Any) -> None:
+    assert app.lambda_handler(load_event("disconnect"), lambda_context) == {"statusCode": 200}

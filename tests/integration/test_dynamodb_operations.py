@@ -1,0 +1,96 @@
+"""The DynamoDB operations each request path makes: counted, and never a Scan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from functions.connect import app as connect_app
+from functions.default import app as default_app
+from functions.disconnect import app as disconnect_app
+from switchboard import services
+from switchboard.lifecycle import Handshake
+from tests.conftest import ManagementApiFake, load_event, make_token
+
+ME = "Fz1xWfAGIAMCKsA="
+
+
+def _frame(body: dict[str, Any], ctx: Any) -> None:
+    event = load_event("default_ping")
+    event["body"] = json.dumps(body)
+    default_app.lambda_handler(event, ctx)
+
+
+def test_operation_counts_per_request_path(
+    management: ManagementApiFake, ddb_calls: list[str], lambda_context: Any
+) -> None:
+    n_subscribers = 40
+    for n in range(n_subscribers):
+        connection_id = f"SUB{n:05d}xxxxxx="
+        services.connector().connect(
+            Handshake(
+                connection_id=connection_id,
+                connected_at_ms=1795636800000,
+                headers={},
+                query={"token": make_token(f"u{n}")},
+            )
+        )
+        record = services.store().get_connection(connection_id)
+        assert record is not None
+        services.store().subscribe(record, "room:big")
+
+    ddb_calls.clear()
+    event = load_event("connect")
+    event["queryStringParameters"] = {"token": make_token("alice")}
+    assert connect_app.lambda_handler(event, lambda_context)["statusCode"] == 200
+    assert ddb_calls == ["PutItem"]
+
+    ddb_calls.clear()
+    event["requestContext"]["connectionId"] = "JTIxxxxxxxxxxx="
+    event["queryStringParameters"] = {"token": make_token("alice", jti="abc")}
+    assert connect_app.lambda_handler(event, lambda_context)["statusCode"] == 200
+    assert ddb_calls == ["PutItem", "PutItem"]  # spend the jti, store the connection
+
+    ddb_calls.clear()
+    _frame({"action": "subscribe", "channel": "room:big"}, lambda_context)
+    assert ddb_calls == ["GetItem", "PutItem", "GetItem"]
+
+    ddb_calls.clear()
+    _frame({"action": "ping"}, lambda_context)
+    assert ddb_calls == []
+
+    ddb_calls.clear()
+    handler = services.message_handler("abc123defg", "dev")
+    handler.clock = lambda: 1795636800.2
+    _frame({"action": "publish", "channel": "room:big", "data": 1}, lambda_context)
+    # connection, rate window opened (a failed conditional update, then a set), seq, subscribers
+    assert ddb_calls == ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem", "Query"]
+    assert management.replies(ME)[-1]["delivered"] == n_subscribers + 1
+
+    handler.clock = lambda: 1795636800.7
+    ddb_calls.clear()
+    _frame({"action": "publish", "channel": "room:big", "data": 3}, lambda_context)
+    # inside an open rate window: one update counts the publish
+    assert ddb_calls == ["GetItem", "UpdateItem", "UpdateItem", "Query"]
+
+    ddb_calls.clear()
+    _frame({"action": "unsubscribe", "channel": "room:big"}, lambda_context)
+    assert ddb_calls == ["GetItem", "DeleteItem"]
+
+    ddb_calls.clear()
+    _frame({"action": "subscribe", "channel": "room:big"}, lambda_context)
+    ddb_calls.clear()
+    disconnect_app.lambda_handler(load_event("disconnect"), lambda_context)
+    assert ddb_calls == ["DeleteItem", "Query", "BatchWriteItem"]
+
+
+def test_no_request_path_module_mentions_scan() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("layers/switchboard/switchboard/*.py"), *root.glob("functions/*/app.py")]
+    assert sources
+    for source in sources:
+        text = source.read_text()
+        assert ".scan(" not in text, source
+        assert '"Scan"' not in text, source
