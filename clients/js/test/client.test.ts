@@ -441,6 +441,33 @@ describe("subscriptions and recovery", () => {
     assert.deepEqual(h.client.subscribedChannels, []);
   });
 
+  it("reports a resubscribe the server refuses after a reconnect, and forgets the channel", async () => {
+    const h = harness();
+    let socket = await connected(h);
+    const errors: Array<[string, string | undefined]> = [];
+    h.client.on("error", ({ error, channel }) => errors.push([error.code, channel]));
+    await subscribed(socket, () => h.client.subscribe("room", () => {}), { epoch: "e", seq: 0 });
+    socket.drop();
+    await retry(h);
+    socket = h.socket();
+    socket.accept();
+    socket.receive({ type: "error", id: socket.last("subscribe").id, code: "forbidden", message: "no" });
+    await flush();
+    assert.deepEqual(errors, [["forbidden", "room"]]);
+    assert.deepEqual(h.client.subscribedChannels, []);
+  });
+
+  it("reports an error frame without an id as an `error` event", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const errors: string[] = [];
+    h.client.on("error", ({ error }) => errors.push(`${error.code}: ${error.message}`));
+    socket.receive({ type: "error", code: "bad_request", message: "not JSON" });
+    socket.onmessage?.({ data: "not json at all" }); // ignored, not a crash
+    assert.deepEqual(errors, ["bad_request: not JSON"]);
+    assert.equal(h.client.state, "open");
+  });
+
   it("shares one server subscription between handlers of a channel", async () => {
     const h = harness();
     const socket = await connected(h);
