@@ -34,7 +34,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
     started = time.monotonic()
     app = load_application(settings.template)
-    log = EventLog(functions=not settings.quiet_functions, verbose=settings.verbose)
+    log = EventLog(
+        functions=not settings.quiet_functions,
+        verbose=settings.verbose,
+        compact=not settings.raw_function_logs,
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -135,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-watch", action="store_false", dest="watch", default=None)
     parser.add_argument("--no-prewarm", action="store_false", dest="prewarm", default=None)
     parser.add_argument("--quiet-functions", action="store_true", default=None)
+    parser.add_argument(
+        "--raw-function-logs", action="store_true", default=None, help="whole JSON log lines"
+    )
     parser.add_argument("--verbose", action="store_true", default=None, help="log @connections")
     args = vars(parser.parse_args(argv))
     env_vars = args.pop("env_vars")

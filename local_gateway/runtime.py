@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from typing import Any, BinaryIO
 
 
@@ -65,6 +66,10 @@ def main() -> None:
     sys.dont_write_bytecode = bool(init.get("dont_write_bytecode"))
     sys.path[:0] = [init["code_dir"], *init["layer_dirs"]]
     os.chdir(init["code_dir"])
+
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+        # Metrics are off locally: Powertools' "no metrics to publish" warning is noise.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     module_name, _, function_name = init["handler"].rpartition(".")
     try:

@@ -77,6 +77,7 @@ class _GatewayConnection(ServerConnection):
         self._mode: str | None = None
         self._http_reader: asyncio.StreamReader | None = None
         self._sniff_timer = self.loop.call_later(SNIFF_TIMEOUT, self._sniff_timeout)
+        self.gateway.plain_transports.add(self.transport)
         self.gateway_info: events.ConnectionInfo | None = None
         self.gateway_subprotocol: str | None = None
 
@@ -100,6 +101,7 @@ class _GatewayConnection(ServerConnection):
         buffered, self._head = bytes(self._head), bytearray()
         if _is_websocket_handshake(buffered[: max(end, 0)]):
             self._mode = "websocket"
+            self.gateway.plain_transports.discard(self.transport)
             super().data_received(buffered)
             return
         self._mode = "http"
@@ -121,6 +123,7 @@ class _GatewayConnection(ServerConnection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._sniff_timer.cancel()
+        self.gateway.plain_transports.discard(self.transport)
         if self._http_reader is not None:
             self._http_reader.feed_eof()
         super().connection_lost(exc)
@@ -159,7 +162,9 @@ class Gateway:
         self.connections: dict[str, LiveConnection] = {}
         self.http_router = HttpRouter(app.http_routes)
         self.management = ManagementApi(self.connections, log, app.websocket_api.stage)
+        self.plain_transports: set[asyncio.Transport] = set()  # HTTP, or not sniffed yet
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._websocket_tasks: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -191,13 +196,20 @@ class Gateway:
         self.spawn(self._enforce_timeouts())
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def close(self) -> None:
-        """Close every connection (running ``$disconnect``), then stop listening."""
-        if self._server is not None:
-            for connection in list(self.connections.values()):
-                connection.close(CloseCode.GOING_AWAY, "Going away")
-            self._server.close(close_connections=False)
-            await self._server.wait_closed()
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop listening, close every WebSocket (running ``$disconnect``), then the rest."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        for connection in list(self.connections.values()):
+            connection.close(CloseCode.GOING_AWAY, "Going away")
+        if self._websocket_tasks:
+            await asyncio.wait(self._websocket_tasks, timeout=timeout)
+        # Keep-alive HTTP connections (the functions' boto3 pools) never close by themselves.
+        for transport in list(self.plain_transports):
+            transport.abort()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), timeout)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -270,6 +282,10 @@ class Gateway:
         assert info is not None
         now = time.monotonic()
         live = LiveConnection(info, websocket, opened=now, last_active=now)
+        task = asyncio.current_task()
+        assert task is not None
+        self._websocket_tasks.add(task)
+        task.add_done_callback(self._websocket_tasks.discard)
         self.connections[info.connection_id] = live
         try:
             async for message in websocket:

@@ -56,6 +56,7 @@ class Settings:
     env_vars: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     static_root: Path | None = None  # where clients/ lives; the template's directory by default
     quiet_functions: bool = False
+    raw_function_logs: bool = False
     verbose: bool = False
 
     @classmethod
