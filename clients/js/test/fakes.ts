@@ -168,6 +168,8 @@ export class FakeBrowser {
 
 export interface Harness {
   client: SwitchboardClient;
+  /** The options `client` was created with (fakes included), to create more clients alike. */
+  options: ClientOptions;
   clock: FakeClock;
   browser: FakeBrowser;
   sockets: FakeSocket[];
@@ -193,7 +195,7 @@ export function harness(options: Partial<ClientOptions> = {}, fetch?: FetchLike)
     tokens.push(token);
     return token;
   };
-  const client = createClient({
+  const clientOptions: ClientOptions = {
     url: "wss://example.test/prod",
     ...(options.authUrl ? {} : { getToken }),
     ...options,
@@ -208,11 +210,13 @@ export function harness(options: Partial<ClientOptions> = {}, fetch?: FetchLike)
       fetch: fetch ?? (() => Promise.reject(new Error("no fetch in this test"))),
       ...options.platform,
     },
-  });
+  };
+  const client = createClient(clientOptions);
   const states: string[] = [];
   client.on("state", ({ state }) => states.push(state));
   return {
     client,
+    options: clientOptions,
     clock,
     browser,
     sockets,
