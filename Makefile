@@ -72,3 +72,26 @@ lock: | $(UV) ## re-pin every requirements file from its .in file
 	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/dev.in -o requirements/dev.txt
 	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/sam.in -o requirements/sam.txt
 	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/checkov.in -o requirements/checkov.txt
+
+# ---------------------------------------------------------------- local gateway: conformance and benchmark
+# Autobahn|Testsuite runs under Python 2.7 (pyenv's 2.7.18), in its own virtualenv; not part of make test.
+.PHONY: conformance bench-gateway
+PYTHON27 = $(shell pyenv prefix 2.7.18 2>/dev/null)/bin/python
+AUTOBAHN := .tools/autobahn
+
+.tools/virtualenv/.stamp: | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON313) .tools/virtualenv
+	VIRTUAL_ENV=.tools/virtualenv $(UV) pip install --quiet virtualenv==20.21.1
+	touch $@
+
+$(AUTOBAHN)/.stamp: scripts/conformance/requirements-py27.txt .tools/virtualenv/.stamp
+	@test -x "$(PYTHON27)" || { echo "Python 2.7.18 not found: pyenv install 2.7.18" >&2; exit 1; }
+	.tools/virtualenv/bin/virtualenv --quiet --python "$(PYTHON27)" $(AUTOBAHN)
+	$(AUTOBAHN)/bin/pip install --quiet --disable-pip-version-check -r scripts/conformance/requirements-py27.txt
+	touch $@
+
+conformance: $(VENV)/.stamp $(AUTOBAHN)/.stamp ## Autobahn cases 1-7, 10 vs the local gateway; writes docs/conformance.md
+	$(PY) scripts/conformance/run.py --wstest $(AUTOBAHN)/bin/wstest
+
+bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one publish to all; prints the numbers
+	$(PY) bench/gateway_fanout.py
