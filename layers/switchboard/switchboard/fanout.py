@@ -1,9 +1,15 @@
 """Fan-out: deliver one frame to many connections, concurrently and forgivingly.
 
-Delivery is bounded (``FANOUT_CONCURRENCY`` posts in flight), keeps going past a
-failed send, prunes connections the Management API reports gone (410), retries
-throttling (429) and server errors with exponential backoff and full jitter, and
-returns a :class:`FanoutReport`. It never raises for one recipient's failure.
+Delivery is bounded (``FANOUT_CONCURRENCY`` posts in flight, optionally paced to
+``max_rate`` posts per second), keeps going past a failed send, prunes connections the
+Management API reports gone (410), retries throttling (429) and server errors with
+exponential backoff and full jitter, and returns a :class:`FanoutReport`. It never
+raises for one recipient's failure.
+
+Workers pull connection ids from the shared iterator (no task object per recipient),
+and a fan-out to a single recipient runs on the caller's thread. Above an
+:class:`Overflow`'s threshold, the recipients are handed to it (SQS batches for the
+fan-out worker, :mod:`switchboard.queueing`) instead of being posted here.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain, islice
+from typing import Protocol
 
 from switchboard.errors import ConnectionGoneError, DeliveryError
 
@@ -35,6 +43,8 @@ class FanoutReport:
     pruned: int = 0
     failed: int = 0
     retries: int = 0
+    queued: int = 0
+    unfinished: list[str] = field(default_factory=list, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -43,13 +53,47 @@ class FanoutReport:
         return self.delivered + self.pruned + self.failed
 
     def as_dict(self) -> dict[str, int]:
-        """The counts, for an ``ack`` and a log line."""
-        return {"delivered": self.delivered, "pruned": self.pruned, "failed": self.failed}
+        """The counts, for an ``ack`` and a log line (``queued`` only when some were)."""
+        counts = {"delivered": self.delivered, "pruned": self.pruned, "failed": self.failed}
+        if self.queued:
+            counts["queued"] = self.queued
+        return counts
 
-    def _count(self, outcome: str, retries: int) -> None:
+    def _count(self, outcome: str, retries: int, unfinished: str | None = None) -> None:
         with self._lock:
             setattr(self, outcome, getattr(self, outcome) + 1)
             self.retries += retries
+            if unfinished is not None:
+                self.unfinished.append(unfinished)
+
+
+class Overflow(Protocol):
+    """Takes over a fan-out above :attr:`threshold` recipients (e.g. SQS batches)."""
+
+    threshold: int
+
+    def enqueue(self, connection_ids: Iterable[str], data: bytes) -> FanoutReport:
+        """Hand the recipients over; the report counts them as ``queued``."""
+        ...
+
+
+class Pacer:
+    """Spaces posts at most ``rate`` per second across threads (a worker's share of the
+    account's API Gateway request limit)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def delay(self) -> float:
+        """Book the next slot; how long to wait for it, in seconds."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        return slot - now
 
 
 def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
@@ -69,40 +113,71 @@ class Fanout:
         concurrency: int = 32,
         max_attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        overflow: Overflow | None = None,
+        max_rate: float | None = None,
     ) -> None:
         self._post = post
         self._prune = prune
         self._concurrency = max(1, concurrency)
         self._max_attempts = max(1, max_attempts)
         self._sleep = sleep
+        self._overflow = overflow
+        self._pacer = Pacer(max_rate) if max_rate else None
         self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self._concurrency, thread_name_prefix="fanout"
-            )
-        return self._executor
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self._concurrency, thread_name_prefix="fanout"
+                )
+            return self._executor
 
     def deliver(self, connection_ids: Iterable[str], data: bytes) -> FanoutReport:
         """Send ``data`` to every connection in ``connection_ids``; never raises for one."""
+        ids = iter(connection_ids)
+        overflow = self._overflow
+        if overflow is not None:
+            head = list(islice(ids, overflow.threshold + 1))
+            if len(head) > overflow.threshold:
+                return overflow.enqueue(chain(head, ids), data)
+        else:
+            head = list(islice(ids, self._concurrency))
         report = FanoutReport()
-        in_flight = threading.BoundedSemaphore(self._concurrency * 2)
-        futures: list[Future[None]] = []
+        if len(head) <= 1:
+            for connection_id in head:
+                self._deliver_one(connection_id, data, report)
+            return report
+        source = chain(head, ids)
+        lock = threading.Lock()
+        workers = min(self._concurrency, len(head))
         pool = self._pool()
-        for connection_id in connection_ids:
-            in_flight.acquire()
-            future = pool.submit(self._deliver_one, connection_id, data, report)
-            future.add_done_callback(lambda _f: in_flight.release())
-            futures.append(future)
+        futures: list[Future[None]] = [
+            pool.submit(self._work, source, lock, data, report) for _ in range(workers)
+        ]
         for future in futures:
             future.result()
         return report
+
+    def _work(
+        self, source: Iterator[str], lock: threading.Lock, data: bytes, report: FanoutReport
+    ) -> None:
+        while True:
+            with lock:
+                connection_id = next(source, None)
+            if connection_id is None:
+                return
+            self._deliver_one(connection_id, data, report)
 
     def _deliver_one(self, connection_id: str, data: bytes, report: FanoutReport) -> None:
         attempt = 0
         while True:
             attempt += 1
+            if self._pacer is not None:
+                wait = self._pacer.delay()
+                if wait > 0:
+                    self._sleep(wait)
             try:
                 self._post(connection_id, data)
             except ConnectionGoneError:
@@ -116,7 +191,7 @@ class Fanout:
                     "delivery failed",
                     extra={"recipient": connection_id, "code": exc.code, "attempts": attempt},
                 )
-                report._count("failed", attempt - 1)
+                report._count("failed", attempt - 1, connection_id if exc.retryable else None)
                 return
             except Exception:
                 logger.exception("delivery failed", extra={"recipient": connection_id})
