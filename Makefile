@@ -94,4 +94,4 @@ conformance: $(VENV)/.stamp $(AUTOBAHN)/.stamp ## Autobahn cases 1-7, 10 vs the 
 	$(PY) scripts/conformance/run.py --wstest $(AUTOBAHN)/bin/wstest
 
 bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one publish to all; prints the numbers
-	$(PY) bench/gateway_fanout.py
+	$(PY) -m bench.gateway_fanout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import resource
 import signal
 import sys
 import time
@@ -125,6 +126,15 @@ def _banner(
         log.line(line)
 
 
+def _raise_open_file_limit() -> None:
+    """Lift the soft limit on open files to the hard one: each connection holds a socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line and serve."""
     parser = argparse.ArgumentParser(prog="python -m local_gateway", description=__doc__)
@@ -148,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if env_vars is not None:
         args["env_vars"] = load_env_vars(env_vars)
     settings = Settings.from_environment(**args)
+    _raise_open_file_limit()
     try:
         asyncio.run(run(settings))
     except KeyboardInterrupt:
