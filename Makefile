@@ -95,3 +95,6 @@ conformance: $(VENV)/.stamp $(AUTOBAHN)/.stamp ## Autobahn cases 1-7, 10 vs the 
 
 bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one publish to all; prints the numbers
 	$(PY) -m bench.gateway_fanout
+
+e2e: $(VENV)/.stamp ## the local gateway's end-to-end tests alone (no coverage)
+	$(PY) -m pytest -m e2e --no-cov tests/e2e
