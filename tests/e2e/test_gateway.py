@@ -17,6 +17,11 @@ from typing import Any
 
 import jwt
 import pytest
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
 from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -134,6 +139,20 @@ def test_subprotocol_is_echoed_only_when_the_handler_returns_it(
 def test_no_compression_is_negotiated(fixture_gateway: GatewayProcess) -> None:
     with connect(fixture_gateway.url) as websocket:
         assert "Sec-WebSocket-Extensions" not in headers_of(websocket)
+
+
+def test_events_validate_against_powertools_models(fixture_gateway: GatewayProcess) -> None:
+    with connect(f"{fixture_gateway.url}?token=t") as websocket:
+        message = whoami(websocket)
+        connection_id = message["requestContext"]["connectionId"]
+        websocket.close(1000, "done")
+    connected = fixture_gateway.record(f"connect-{connection_id}")
+    disconnected = fixture_gateway.record(f"disconnect-{connection_id}")
+    APIGatewayWebSocketConnectEventModel.model_validate(connected)
+    APIGatewayWebSocketMessageEventModel.model_validate(message)
+    parsed = APIGatewayWebSocketDisconnectEventModel.model_validate(disconnected)
+    assert parsed.request_context.disconnect_status_code == 1000
+    assert parsed.request_context.disconnect_reason == "done"
 
 
 # ---------------------------------------------------------------- messages and routes
