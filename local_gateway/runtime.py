@@ -75,6 +75,7 @@ def main() -> None:
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:  # the init error is the answer to the first invocation
+        traceback.print_exception(exc)
         error_type = "Runtime.ImportModuleError" if isinstance(exc, ImportError) else None
         _send(answers, {"init_error": _error(exc, error_type)})
         return

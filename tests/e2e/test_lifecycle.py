@@ -99,6 +99,20 @@ def test_hot_reload_runs_new_code_on_the_next_event_without_dropping_the_socket(
         websocket.send("again")
         assert websocket.recv(timeout=10) == "again:layer"
 
+        seen = len(gateway.lines)
+        working = echo.read_text()
+        echo.write_text(working + "\ndef broken(:\n")
+        gateway.wait_for_line(r"RELOAD .*app\.py", start=seen)
+        websocket.send("broken")
+        assert json.loads(websocket.recv(timeout=10))["message"] == "Internal server error"
+        gateway.wait_for_line(r"EchoFunction \| SyntaxError", start=seen)
+
+        seen = len(gateway.lines)
+        echo.write_text(working)
+        gateway.wait_for_line(r"RELOAD .*app\.py", start=seen)
+        websocket.send("fixed")
+        assert websocket.recv(timeout=10) == "fixed:layer"
+
 
 def test_a_function_added_to_the_template_is_served_without_a_gateway_change(
     start_gateway: StartGateway, app_copy: Path
