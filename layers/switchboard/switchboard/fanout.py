@@ -141,20 +141,25 @@ class Fanout:
         if overflow is not None:
             head = list(islice(ids, overflow.threshold + 1))
             if len(head) > overflow.threshold:
-                return overflow.enqueue(chain(head, ids), data)
-        else:
-            head = list(islice(ids, self._concurrency))
-        report = FanoutReport()
+                report = overflow.enqueue(chain(head, ids), data)
+                leftovers, report.unfinished = report.unfinished, []
+                self._deliver_all(iter(leftovers), data, report)
+                return report
+            return self._deliver_all(iter(head), data, FanoutReport())
+        return self._deliver_all(ids, data, FanoutReport())
+
+    def _deliver_all(self, ids: Iterator[str], data: bytes, report: FanoutReport) -> FanoutReport:
+        head = list(islice(ids, self._concurrency))
         if len(head) <= 1:
             for connection_id in head:
                 self._deliver_one(connection_id, data, report)
             return report
         source = chain(head, ids)
         lock = threading.Lock()
-        workers = min(self._concurrency, len(head))
         pool = self._pool()
         futures: list[Future[None]] = [
-            pool.submit(self._work, source, lock, data, report) for _ in range(workers)
+            pool.submit(self._work, source, lock, data, report)
+            for _ in range(min(self._concurrency, len(head)))
         ]
         for future in futures:
             future.result()

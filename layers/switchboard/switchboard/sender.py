@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,6 +34,8 @@ def management_endpoint(override: str | None, api_id: str, region: str, stage: s
 
 @cache
 def _client(endpoint: str, region: str, pool_size: int) -> ApiGatewayManagementApiClient:
+    import boto3  # only when this path is chosen (DELIVERY_ENGINE=boto3)
+
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=pool_size,
