@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from local_gateway.template import ACCOUNT_ID
+
 __all__ = [
     "ConnectionInfo",
     "connect_event",
@@ -212,7 +214,7 @@ def http_api_event(
         "rawQueryString": raw_query,
         "headers": joined,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": ACCOUNT_ID,
             "apiId": api_id,
             "domainName": joined.get("host", "localhost"),
             "domainPrefix": joined.get("host", "localhost").split(".")[0],

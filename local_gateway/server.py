@@ -20,11 +20,12 @@ API Gateway's behaviour reproduced here:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -58,12 +59,15 @@ class LiveConnection:
     opened: float  # monotonic
     last_active: float  # monotonic
     close_cause: tuple[int, str] | None = None
+    closing: asyncio.Task[None] | None = None
 
     def close(self, code: int, reason: str) -> None:
         """Start closing from the gateway's side; ``$disconnect`` reports ``code``."""
         if self.close_cause is None:
             self.close_cause = (code, reason)
-        asyncio.get_running_loop().create_task(self.websocket.close(code, reason))
+            self.closing = asyncio.get_running_loop().create_task(
+                self.websocket.close(code, reason)
+            )
 
 
 class _GatewayConnection(ServerConnection):
@@ -273,7 +277,10 @@ class Gateway:
         connection.gateway_subprotocol = headers.get("sec-websocket-protocol")
         return None
 
-    def _select_subprotocol(self, websocket: ServerConnection, offered: Any) -> Subprotocol | None:
+    def _select_subprotocol(
+        self, websocket: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        """The subprotocol that ``$connect`` returned, whatever the client offered (as AWS)."""
         chosen = cast(_GatewayConnection, websocket).gateway_subprotocol
         return Subprotocol(chosen) if chosen else None
 
@@ -449,8 +456,6 @@ def _http_api_response(result: Any) -> http11.Response:
     headers.extend(("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or [])
     raw = result.get("body") or ""
     if result.get("isBase64Encoded"):
-        import base64
-
         payload = base64.b64decode(raw)
     else:
         payload = (raw if isinstance(raw, str) else json.dumps(raw)).encode()
