@@ -1,6 +1,7 @@
 """Development-only pages, served by the local gateway and never deployed.
 
-- ``GET /``: ``clients/demo/index.html``, the demo page;
+- ``GET /``: ``clients/demo/index.html``, the demo page, and ``GET /<file>`` the other files
+  of ``clients/demo/`` (its script);
 - ``GET /client/<file>``: the browser client's build, ``clients/js/dist/<file>``;
 - ``GET /dev/token?user=NAME[&channels=a,b][&ttl=30]``: ``{"token": ...}`` signed with the
   local ``WS_SECRET`` (30 seconds by default), so the demo page needs no backend of its own.
@@ -42,7 +43,8 @@ class DevPages:
     """The demo page, the client build and development tokens."""
 
     def __init__(self, root: Path, ws_secret: str) -> None:
-        self.index = root / "clients" / "demo" / "index.html"
+        self.demo_dir = (root / "clients" / "demo").resolve()
+        self.index = self.demo_dir / "index.html"
         self.client_dir = (root / "clients" / "js" / "dist").resolve()
         self.ws_secret = ws_secret
 
@@ -60,6 +62,9 @@ class DevPages:
             return self._file(target)
         if path == "/dev/token":
             return self._token(request)
+        demo_file = (self.demo_dir / path.lstrip("/")).resolve()
+        if demo_file.is_relative_to(self.demo_dir) and demo_file.is_file():
+            return self._file(demo_file)
         return None
 
     @staticmethod

@@ -173,6 +173,7 @@ def fixture_gateway(
     static = tmp_path_factory.mktemp("static")
     (static / "clients" / "demo").mkdir(parents=True)
     (static / "clients" / "demo" / "index.html").write_text("<!doctype html><title>demo</title>")
+    (static / "clients" / "demo" / "demo.js").write_text('import "/client/switchboard.js";\n')
     (static / "clients" / "js" / "dist").mkdir(parents=True)
     (static / "clients" / "js" / "dist" / "switchboard.js").write_text("export {};\n")
     return start_gateway(extra_args=["--static-root", str(static)])

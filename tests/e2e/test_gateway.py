@@ -348,5 +348,8 @@ def test_dev_token_and_static_files(fixture_gateway: GatewayProcess) -> None:
         "text/javascript; charset=utf-8",
         b"export {};\n",
     )
+    status, headers, body = http(f"{base}/demo.js")
+    assert (status, headers["Content-Type"]) == (200, "text/javascript; charset=utf-8")
     assert http(f"{base}/client/../../demo/index.html")[0] == 404
+    assert http(f"{base}/..%2F..%2Fetc%2Fpasswd")[0] == 404
     assert http(f"{base}/client/missing.js")[0] == 404
