@@ -35,9 +35,15 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "Switchboard",
         "WS_SECRET": SECRET,
         "MANAGEMENT_ENDPOINT": MANAGEMENT_ENDPOINT,
+        # ManagementApiFake hooks botocore: these tests take the boto3 path; both engines
+        # run over real HTTP in tests/unit/test_delivery.py.
+        "DELIVERY_ENGINE": "boto3",
         "CONNECTIONS_TABLE": "connections",
         "SUBSCRIPTIONS_TABLE": "subscriptions",
         "CHANNELS_TABLE": "channels",
+        "HISTORY_TABLE": "history",
+        "PRESENCE_TABLE": "presence",
+        "IDEMPOTENCY_TABLE": "idempotency",
         "TOKENS_TABLE": "tokens",
     }
 )
@@ -123,6 +129,8 @@ class ManagementApiFake:
 @pytest.fixture
 def aws() -> Iterator[None]:
     """moto for DynamoDB (and SSM, Secrets Manager), with the tables created."""
+    import boto3
+
     from switchboard import services
     from switchboard.store import create_tables
 
@@ -130,6 +138,12 @@ def aws() -> Iterator[None]:
     with mock_aws():
         services.store()
         create_tables()
+        boto3.client("dynamodb").create_table(
+            TableName=os.environ["IDEMPOTENCY_TABLE"],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         yield
     services.reset()
 
@@ -140,7 +154,7 @@ def management(aws: None) -> ManagementApiFake:
     from switchboard import services
 
     fake = ManagementApiFake()
-    fake.attach(services.sender("abc123defg", "dev")._client)
+    fake.attach(services.sender(MANAGEMENT_ENDPOINT)._client)
     return fake
 
 
@@ -163,18 +177,23 @@ def ddb_calls(aws: None) -> Iterator[list[str]]:
         Connection._make_api_call = original  # type: ignore[method-assign]
 
 
+class FakeLambdaContext:
+    """A Lambda context as Powertools reads it."""
+
+    function_name = "switchboard-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-test"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+CONTEXT = FakeLambdaContext()
+
+
 @pytest.fixture
 def lambda_context() -> Any:
     """A Lambda context as Powertools reads it."""
-
-    class Context:
-        function_name = "switchboard-test"
-        memory_limit_in_mb = 256
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:switchboard-test"
-        aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 10_000
-
-    return Context()
+    return CONTEXT

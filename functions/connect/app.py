@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchboard import services
 from switchboard.lifecycle import Handshake
 from switchboard.telemetry import metrics
+from switchboard.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()  # no X-Ray SDK import when tracing is off
 copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
 services.settings()  # a misconfiguration (e.g. a short WS_SECRET) fails the cold start
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import services
 from switchboard.telemetry import metrics
+from switchboard.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()  # no X-Ray SDK import when tracing is off
 copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
 services.settings()
 
@@ -26,7 +27,7 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
     """Answer one client frame; the reply is posted back to the connection."""
     request = event.request_context
     logger.append_keys(connection_id=request.connection_id)
-    handler = services.message_handler(request.api_id, request.stage)
+    handler = services.message_handler(services.endpoint_for(request.api_id, request.stage))
     reply = handler.handle(request.connection_id, event.decoded_body)
     logger.info("frame", extra={"reply": reply.get("type"), "code": reply.get("code")})
     return {"statusCode": 200}

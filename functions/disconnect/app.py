@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import services
 from switchboard.telemetry import metrics
+from switchboard.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()  # no X-Ray SDK import when tracing is off
 copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
 services.settings()
 
@@ -26,13 +27,14 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
     """Clean up after a closed socket; running twice is harmless."""
     request = event.request_context
     logger.append_keys(connection_id=request.connection_id)
-    channels = services.connector().disconnect(request.connection_id)
+    realtime = services.realtime(services.endpoint_for(request.api_id, request.stage))
+    subscriptions = realtime.forget(request.connection_id)
     logger.info(
         "disconnected",
         extra={
             "status_code": request.disconnect_status_code,
             "reason": request.disconnect_reason,
-            "subscriptions": len(channels),
+            "subscriptions": subscriptions,
         },
     )
     metrics.add_metric(name="Disconnected", unit="Count", value=1)

@@ -15,7 +15,7 @@ from functions.default import app
 from switchboard import services
 from switchboard.lifecycle import Handshake
 from switchboard.store import SubscriptionModel
-from tests.conftest import ManagementApiFake, load_event, make_token
+from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake, load_event, make_token
 
 ME = "Fz1xWfAGIAMCKsA="
 
@@ -131,17 +131,22 @@ def test_unsubscribe_stops_delivery(me: ManagementApiFake, lambda_context: Any) 
 
 
 @pytest.mark.parametrize(
-    ("since", "epoch", "recovered"),
+    ("since", "epoch", "recovered", "replayed"),
     [
-        pytest.param(1, None, True, id="up-to-date"),
-        pytest.param(1, "current", True, id="up-to-date-same-epoch"),
-        pytest.param(0, None, False, id="missed-one-no-history"),
-        pytest.param(1, "stale-epoch", False, id="stale-epoch"),
-        pytest.param(5, None, False, id="ahead-of-the-channel"),
+        pytest.param(1, None, True, [], id="up-to-date"),
+        pytest.param(1, "current", True, [], id="up-to-date-same-epoch"),
+        pytest.param(0, None, True, [1], id="missed-one-replayed"),
+        pytest.param(0, "stale-epoch", False, [], id="stale-epoch"),
+        pytest.param(5, None, False, [], id="ahead-of-the-channel"),
     ],
 )
 def test_subscribe_with_since_reports_recovery(
-    me: ManagementApiFake, lambda_context: Any, since: int, epoch: str | None, recovered: bool
+    me: ManagementApiFake,
+    lambda_context: Any,
+    since: int,
+    epoch: str | None,
+    recovered: bool,
+    replayed: list[int],
 ) -> None:
     send({"action": "publish", "channel": "room:a", "data": 1}, ctx=lambda_context)
     current = last_reply(me)["epoch"]
@@ -152,7 +157,7 @@ def test_subscribe_with_since_reports_recovery(
     reply = last_reply(me)
     assert reply["recovered"] is recovered
     assert reply["seq"] == 1
-    assert not [f for f in me.replies(ME) if f["type"] == "message"]
+    assert [f["seq"] for f in me.replies(ME) if f["type"] == "message"] == replayed
 
 
 BAD_FRAMES = [
@@ -255,7 +260,7 @@ def test_a_payload_just_under_the_limit_is_published(
 def test_publishing_too_fast_is_rate_limited(
     me: ManagementApiFake, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handler = services.message_handler("abc123defg", "dev")
+    handler = services.message_handler(MANAGEMENT_ENDPOINT)
     monkeypatch.setattr(handler, "clock", lambda: 1795636800.5)
     monkeypatch.setattr(handler, "settings", handler.settings.__class__(publish_rate_limit=3))
     for n in range(3):

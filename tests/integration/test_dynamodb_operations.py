@@ -10,7 +10,7 @@ from functions.default import app as default_app
 from functions.disconnect import app as disconnect_app
 from switchboard import services
 from switchboard.lifecycle import Handshake
-from tests.conftest import ManagementApiFake, load_event, make_token
+from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake, load_event, make_token
 
 ME = "Fz1xWfAGIAMCKsA="
 
@@ -60,18 +60,26 @@ def test_operation_counts_per_request_path(
     assert ddb_calls == []
 
     ddb_calls.clear()
-    handler = services.message_handler("abc123defg", "dev")
+    handler = services.message_handler(MANAGEMENT_ENDPOINT)
     handler.clock = lambda: 1795636800.2
     _frame({"action": "publish", "channel": "room:big", "data": 1}, lambda_context)
-    # connection, rate window opened (a failed conditional update, then a set), seq, subscribers
-    assert ddb_calls == ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem", "Query"]
+    # connection, rate window opened (a failed conditional update, then a set), seq,
+    # history (put + eviction in one batch), subscribers
+    assert ddb_calls == [
+        "GetItem",
+        "UpdateItem",
+        "UpdateItem",
+        "UpdateItem",
+        "BatchWriteItem",
+        "Query",
+    ]
     assert management.replies(ME)[-1]["delivered"] == n_subscribers + 1
 
     handler.clock = lambda: 1795636800.7
     ddb_calls.clear()
     _frame({"action": "publish", "channel": "room:big", "data": 3}, lambda_context)
     # inside an open rate window: one update counts the publish
-    assert ddb_calls == ["GetItem", "UpdateItem", "UpdateItem", "Query"]
+    assert ddb_calls == ["GetItem", "UpdateItem", "UpdateItem", "BatchWriteItem", "Query"]
 
     ddb_calls.clear()
     _frame({"action": "unsubscribe", "channel": "room:big"}, lambda_context)

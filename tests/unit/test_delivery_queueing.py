@@ -240,6 +240,7 @@ def test_queue_settings() -> None:
         settings.fanout_rate_limit,
     ) == ("https://sqs/q", 1000, 50, 2000)
     assert Settings.from_env({}).fanout_queue_url is None
+    assert Settings.from_env({"FANOUT_QUEUE_URL": "FanoutQueue"}).fanout_queue_url is None
 
 
 @pytest.mark.parametrize(

@@ -36,4 +36,11 @@ def test_register_resolve_and_include() -> None:
 
 
 def test_the_protocol_actions() -> None:
-    assert protocol_router.actions == ["ping", "publish", "subscribe", "unsubscribe"]
+    assert protocol_router.actions == [
+        "history",
+        "ping",
+        "presence",
+        "publish",
+        "subscribe",
+        "unsubscribe",
+    ]

@@ -1,4 +1,4 @@
-"""The protocol's actions (subscribe, unsubscribe, publish, ping) and the frame loop.
+"""The protocol's actions (subscribe, unsubscribe, publish, history, presence, ping).
 
 :class:`MessageHandler` turns one client frame into exactly one reply (an ``ack``,
 ``pong`` or ``error``) posted back to the sender's connection, plus, for a
@@ -22,18 +22,21 @@ from switchboard.errors import (
     ConnectionGoneError,
     DeliveryError,
     ForbiddenError,
+    PayloadTooLargeError,
     ProtocolError,
     RateLimitedError,
 )
-from switchboard.fanout import Fanout, FanoutReport
 from switchboard.protocol import Frame
+from switchboard.realtime import Realtime
 from switchboard.router import Router
 from switchboard.sender import Sender
-from switchboard.store import ConnectionRecord, Store
+from switchboard.store import ConnectionRecord
 
 logger = logging.getLogger(__name__)
 
 PUBLISH_WINDOW_SECONDS = 1
+HISTORY_PAGE_DEFAULT = 50
+HISTORY_PAGE_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,9 @@ class Request:
     frame: Frame
     connection_id: str
     connection: ConnectionRecord | None
-    store: Store
-    fanout: Fanout
+    realtime: Realtime
     settings: Settings
     now_ms: int
-    on_publish: Callable[[str, FanoutReport], None]
 
     @property
     def sender(self) -> ConnectionRecord:
@@ -59,6 +60,12 @@ class Request:
         """The frame's validated ``channel`` field."""
         return validate_channel(self.frame.fields.get("channel"))
 
+    def allowed_channel(self) -> str:
+        """The frame's channel, checked against the token's ``channels`` globs."""
+        channel = self.channel()
+        check_allowed(channel, self.sender.capabilities)
+        return channel
+
 
 router: Router[Request] = Router()
 
@@ -69,12 +76,14 @@ def ping(request: Request) -> dict[str, Any]:
     return protocol.pong(request.frame.id, request.connection_id)
 
 
-def _optional_int(fields: dict[str, Any], name: str) -> int | None:
+def _optional_int(fields: dict[str, Any], name: str, maximum: int | None = None) -> int | None:
     value = fields.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise BadRequestError(f"'{name}' must be a non-negative integer")
+    if maximum is not None and value > maximum:
+        raise BadRequestError(f"'{name}' must be at most {maximum}")
     return value
 
 
@@ -89,61 +98,67 @@ def _optional_str(fields: dict[str, Any], name: str) -> str | None:
 
 @router.action("subscribe")
 def subscribe(request: Request) -> dict[str, Any]:
-    """Subscribe to a channel; with ``since``, say whether nothing was missed.
+    """Subscribe to a channel; with ``since`` (and ``epoch``), recover what was missed.
 
-    The ack carries the channel's ``epoch`` and last ``seq``. With ``since`` (and
-    ``epoch``), ``recovered`` is true only when the client has missed nothing:
-    this store keeps no history, so a gap can only be reported, never replayed.
+    The missed messages are sent before the ``ack``, which says ``recovered``.
     """
-    channel = request.channel()
+    channel = request.allowed_channel()
     since = _optional_int(request.frame.fields, "since")
     epoch = _optional_str(request.frame.fields, "epoch")
-    check_allowed(channel, request.sender.capabilities)
-    request.store.subscribe(request.sender, channel)
-    position = request.store.channel_position(channel)
-    extra: dict[str, Any] = {"channel": channel, "epoch": position.epoch, "seq": position.seq}
-    if since is not None:
-        same_epoch = epoch is None or epoch == position.epoch
-        extra["recovered"] = same_epoch and since == position.seq
-    return protocol.ack(request.frame.id, **extra)
+    result = request.realtime.subscribe(request.sender, channel, since, epoch)
+    return protocol.ack(request.frame.id, **result.as_dict())
 
 
 @router.action("unsubscribe")
 def unsubscribe(request: Request) -> dict[str, Any]:
     """Leave a channel (harmless when not subscribed)."""
     channel = request.channel()
-    request.store.unsubscribe(request.connection_id, channel)
+    request.realtime.unsubscribe(request.sender, channel)
     return protocol.ack(request.frame.id, channel=channel)
 
 
 @router.action("publish")
 def publish(request: Request) -> dict[str, Any]:
     """Publish ``data`` to every subscriber of a channel and report the delivery."""
-    channel = request.channel()
+    channel = request.allowed_channel()
     fields = request.frame.fields
     if "data" not in fields:
         raise BadRequestError("'data' is required (any JSON value)")
     sender = request.sender
-    check_allowed(channel, sender.capabilities)
     protocol.check_message_size(channel, fields["data"], sender.user_id)
     window = request.now_ms // (PUBLISH_WINDOW_SECONDS * 1000)
-    if not request.store.take_publish_slot(
-        request.connection_id, window, request.settings.publish_rate_limit
-    ):
-        raise RateLimitedError(
-            f"more than {request.settings.publish_rate_limit} publishes per second"
-        )
-    position = request.store.next_seq(channel)
-    frame = protocol.message(channel, fields["data"], position.seq, sender.user_id, request.now_ms)
-    report = request.fanout.deliver(request.store.subscribers(channel), protocol.encode(frame))
-    request.on_publish(channel, report)
-    return protocol.ack(
-        request.frame.id,
-        channel=channel,
-        seq=position.seq,
-        epoch=position.epoch,
-        **report.as_dict(),
+    limit = request.settings.publish_rate_limit
+    if not request.realtime.store.take_publish_slot(request.connection_id, window, limit):
+        raise RateLimitedError(f"more than {limit} publishes per second")
+    result = request.realtime.publish(channel, fields["data"], sender.user_id)
+    return protocol.ack(request.frame.id, **result.as_dict())
+
+
+@router.action("history")
+def history(request: Request) -> dict[str, Any]:
+    """Page back through a channel's kept messages; ``limit: 0`` gives the position."""
+    channel = request.allowed_channel()
+    fields = request.frame.fields
+    limit = _optional_int(fields, "limit", maximum=HISTORY_PAGE_MAX)
+    before = _optional_int(fields, "before")
+    page = request.realtime.history(
+        channel, HISTORY_PAGE_DEFAULT if limit is None else limit, before
     )
+    return protocol.ack(request.frame.id, **page)
+
+
+@router.action("presence")
+def presence(request: Request) -> dict[str, Any]:
+    """The members of a presence channel, with their data."""
+    channel = request.allowed_channel()
+    if not request.realtime.is_presence(channel):
+        prefix = request.settings.presence_prefix
+        raise BadRequestError(f"'{channel}' is not a presence channel (prefix '{prefix}')")
+    members = request.realtime.members(channel)
+    reply = protocol.ack(request.frame.id, channel=channel, members=members)
+    if len(protocol.encode(reply)) > protocol.MAX_FRAME_BYTES:
+        raise PayloadTooLargeError("the member list does not fit in one frame")
+    return reply
 
 
 class MessageHandler:
@@ -152,18 +167,15 @@ class MessageHandler:
     def __init__(
         self,
         *,
-        store: Store,
+        realtime: Realtime,
         sender: Sender,
-        fanout: Fanout,
         settings: Settings,
-        on_publish: Callable[[str, FanoutReport], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store
+        self.realtime = realtime
+        self.store = realtime.store
         self.sender = sender
-        self.fanout = fanout
         self.settings = settings
-        self.on_publish = on_publish or (lambda _channel, _report: None)
         self.clock = clock
 
     def handle(self, connection_id: str, body: str | None) -> dict[str, Any]:
@@ -187,11 +199,9 @@ class MessageHandler:
                 frame=frame,
                 connection_id=connection_id,
                 connection=connection,
-                store=self.store,
-                fanout=self.fanout,
+                realtime=self.realtime,
                 settings=self.settings,
                 now_ms=int(self.clock() * 1000),
-                on_publish=self.on_publish,
             )
             return route.handler(request)
         except ProtocolError as exc:

@@ -7,6 +7,7 @@ URL. ``alg: none`` and algorithm confusion never pass. Tokens never reach a log 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ HMAC_ALGORITHMS = ("HS256",)
 JWKS_ALGORITHMS = ("RS256", "ES256")
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _USER_ID_MAX = 256
+MAX_PRESENCE_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Identity:
     capabilities: tuple[str, ...] | None
     expires_at: int
     jti: str | None = None
+    presence: str | None = None  # the ``presence`` claim as JSON, shown to channel members
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,10 @@ class TokenVerifier:
 
     def verify(self, token: str | None) -> Identity:
         """Return the token's identity, or raise :exc:`UnauthorizedError`."""
+        return self.verify_with_claims(token)[0]
+
+    def verify_with_claims(self, token: str | None) -> tuple[Identity, dict[str, Any]]:
+        """Like :meth:`verify`, also returning every verified claim."""
         if not token:
             raise UnauthorizedError("missing token")
         if len(token) > MAX_TOKEN_LENGTH:
@@ -140,7 +147,7 @@ class TokenVerifier:
             raise UnauthorizedError("bad signature") from None
         except jwt.PyJWTError:
             raise UnauthorizedError("invalid token") from None
-        return self._identity(claims)
+        return self._identity(claims), claims
 
     def _key_for(self, token: str) -> tuple[Any, Sequence[str]]:
         if self._jwks_client is not None:
@@ -170,8 +177,19 @@ class TokenVerifier:
         jti = claims.get("jti")
         if jti is not None and (not isinstance(jti, str) or not jti or len(jti) > 256):
             raise UnauthorizedError("'jti' must be a non-empty string")
+        presence = None
+        if claims.get("presence") is not None:
+            presence = json.dumps(claims["presence"], separators=(",", ":"))
+            if len(presence.encode()) > MAX_PRESENCE_BYTES:
+                raise UnauthorizedError(f"'presence' is over {MAX_PRESENCE_BYTES} bytes")
         exp = claims["exp"]
-        return Identity(user_id=user_id, capabilities=capabilities, expires_at=int(exp), jti=jti)
+        return Identity(
+            user_id=user_id,
+            capabilities=capabilities,
+            expires_at=int(exp),
+            jti=jti,
+            presence=presence,
+        )
 
 
 class VerifierSource:

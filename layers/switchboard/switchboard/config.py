@@ -16,6 +16,7 @@ from typing import Any
 from switchboard.errors import ConfigurationError
 
 MIN_SECRET_BYTES = 32
+DELIVERY_ENGINES = ("fast", "boto3")
 
 
 class Env:
@@ -24,6 +25,14 @@ class Env:
     CONNECTIONS_TABLE = "CONNECTIONS_TABLE"
     SUBSCRIPTIONS_TABLE = "SUBSCRIPTIONS_TABLE"
     CHANNELS_TABLE = "CHANNELS_TABLE"
+    HISTORY_TABLE = "HISTORY_TABLE"
+    PRESENCE_TABLE = "PRESENCE_TABLE"
+    IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+    HISTORY_RETENTION_SECONDS = "HISTORY_RETENTION_SECONDS"
+    HISTORY_SIZE = "HISTORY_SIZE"
+    REPLAY_LIMIT = "REPLAY_LIMIT"
+    PRESENCE_PREFIX = "PRESENCE_PREFIX"
+    PRESENCE_MAX_MEMBERS = "PRESENCE_MAX_MEMBERS"
     TOKENS_TABLE = "TOKENS_TABLE"
     DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"
     MANAGEMENT_ENDPOINT = "MANAGEMENT_ENDPOINT"
@@ -38,6 +47,11 @@ class Env:
     ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
     FANOUT_CONCURRENCY = "FANOUT_CONCURRENCY"
     FANOUT_MAX_ATTEMPTS = "FANOUT_MAX_ATTEMPTS"
+    DELIVERY_ENGINE = "DELIVERY_ENGINE"
+    FANOUT_QUEUE_URL = "FANOUT_QUEUE_URL"
+    FANOUT_QUEUE_THRESHOLD = "FANOUT_QUEUE_THRESHOLD"
+    FANOUT_BATCH_SIZE = "FANOUT_BATCH_SIZE"
+    FANOUT_RATE_LIMIT = "FANOUT_RATE_LIMIT"
     PUBLISH_RATE_LIMIT = "PUBLISH_RATE_LIMIT"
     SECRET_MAX_AGE_SECONDS = "SECRET_MAX_AGE_SECONDS"
 
@@ -59,6 +73,12 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    # Not a URL (the local gateway resolves ``!Ref FanoutQueue`` to the logical id): unset.
+    raw = env.get(name, "").strip()
+    return raw if raw.startswith(("https://", "http://")) else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a handler needs to know about its deployment."""
@@ -66,6 +86,9 @@ class Settings:
     connections_table: str = "switchboard-connections"
     subscriptions_table: str = "switchboard-subscriptions"
     channels_table: str = "switchboard-channels"
+    history_table: str = "switchboard-history"
+    presence_table: str = "switchboard-presence"
+    idempotency_table: str = "switchboard-idempotency"
     tokens_table: str = "switchboard-tokens"
     region: str = "us-east-1"
     dynamodb_endpoint: str | None = None
@@ -80,10 +103,25 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     fanout_concurrency: int = 32
     fanout_max_attempts: int = 4
+    delivery_engine: str = "fast"  # or "boto3", the reference path
+    fanout_queue_url: str | None = None  # SQS fan-out above the threshold; None: inline
+    fanout_queue_threshold: int = 500
+    fanout_batch_size: int = 100
+    fanout_rate_limit: int = 0  # posts per second per container; 0: unpaced
     publish_rate_limit: int = 50
     secret_max_age_seconds: int = 300
+    history_retention_seconds: int = 24 * 60 * 60
+    history_size: int = 1000
+    replay_limit: int = 1000
+    presence_prefix: str = "presence-"
+    presence_max_members: int = 1000
 
     def __post_init__(self) -> None:
+        if self.delivery_engine not in DELIVERY_ENGINES:
+            raise ConfigurationError(
+                f"DELIVERY_ENGINE must be one of {', '.join(DELIVERY_ENGINES)}, "
+                f"got {self.delivery_engine!r}"
+            )
         if self.ws_secret is not None and len(self.ws_secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigurationError(
                 f"the token secret must be at least {MIN_SECRET_BYTES} bytes long"
@@ -97,6 +135,9 @@ class Settings:
             connections_table=env.get(Env.CONNECTIONS_TABLE) or cls.connections_table,
             subscriptions_table=env.get(Env.SUBSCRIPTIONS_TABLE) or cls.subscriptions_table,
             channels_table=env.get(Env.CHANNELS_TABLE) or cls.channels_table,
+            history_table=env.get(Env.HISTORY_TABLE) or cls.history_table,
+            presence_table=env.get(Env.PRESENCE_TABLE) or cls.presence_table,
+            idempotency_table=env.get(Env.IDEMPOTENCY_TABLE) or cls.idempotency_table,
             tokens_table=env.get(Env.TOKENS_TABLE) or cls.tokens_table,
             region=env.get(Env.REGION) or env.get("AWS_DEFAULT_REGION") or cls.region,
             dynamodb_endpoint=env.get(Env.DYNAMODB_ENDPOINT) or None,
@@ -111,10 +152,24 @@ class Settings:
             allowed_origins=_list(env, Env.ALLOWED_ORIGINS),
             fanout_concurrency=_int(env, Env.FANOUT_CONCURRENCY, cls.fanout_concurrency, 1),
             fanout_max_attempts=_int(env, Env.FANOUT_MAX_ATTEMPTS, cls.fanout_max_attempts, 1),
+            delivery_engine=env.get(Env.DELIVERY_ENGINE, "").strip() or cls.delivery_engine,
+            fanout_queue_url=_url(env, Env.FANOUT_QUEUE_URL),
+            fanout_queue_threshold=_int(
+                env, Env.FANOUT_QUEUE_THRESHOLD, cls.fanout_queue_threshold, 1
+            ),
+            fanout_batch_size=_int(env, Env.FANOUT_BATCH_SIZE, cls.fanout_batch_size, 1),
+            fanout_rate_limit=_int(env, Env.FANOUT_RATE_LIMIT, cls.fanout_rate_limit),
             publish_rate_limit=_int(env, Env.PUBLISH_RATE_LIMIT, cls.publish_rate_limit),
             secret_max_age_seconds=_int(
                 env, Env.SECRET_MAX_AGE_SECONDS, cls.secret_max_age_seconds
             ),
+            history_retention_seconds=_int(
+                env, Env.HISTORY_RETENTION_SECONDS, cls.history_retention_seconds, 1
+            ),
+            history_size=_int(env, Env.HISTORY_SIZE, cls.history_size, 1),
+            replay_limit=_int(env, Env.REPLAY_LIMIT, cls.replay_limit, 1),
+            presence_prefix=env.get(Env.PRESENCE_PREFIX, cls.presence_prefix),
+            presence_max_members=_int(env, Env.PRESENCE_MAX_MEMBERS, cls.presence_max_members, 1),
         )
         return replace(settings, **overrides) if overrides else settings
 

@@ -1,4 +1,4 @@
-"""Connection lifecycle: the ``$connect`` handshake and ``$disconnect`` clean-up."""
+"""The ``$connect`` handshake: Origin, token, single use, and the stored connection."""
 
 from __future__ import annotations
 
@@ -90,10 +90,7 @@ class Connector:
                 expires_at=connected_at_s + CONNECTION_LIFETIME_SECONDS + TTL_MARGIN_SECONDS,
                 source_ip=handshake.source_ip,
                 user_agent=handshake.user_agent,
+                presence=identity.presence,
             )
         )
         return HandshakeResult(status=200, headers=headers, reason="OK", identity=identity)
-
-    def disconnect(self, connection_id: str) -> list[str]:
-        """Forget a connection and its subscriptions; safe to run twice."""
-        return self.store.delete_connection(connection_id)

@@ -16,10 +16,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from switchboard.config import Settings
 
@@ -31,7 +40,7 @@ TTL_MARGIN_SECONDS = 10 * 60
 
 def _conditional_failed(exc: Exception) -> bool:
     cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
+    return cause in {"ConditionalCheckFailedException", "TransactionCanceledException"}
 
 
 class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):  # type: ignore[no-untyped-call]
@@ -58,6 +67,7 @@ class ConnectionModel(Model):
     connected_at = NumberAttribute(attr_name="connectedAt")
     source_ip = UnicodeAttribute(null=True, attr_name="sourceIp")
     user_agent = UnicodeAttribute(null=True, attr_name="userAgent")
+    presence = UnicodeAttribute(null=True)  # the token's presence data, as JSON
     ttl = NumberAttribute()
     rate_window = NumberAttribute(null=True, attr_name="rateWindow")
     rate_count = NumberAttribute(null=True, attr_name="rateCount")
@@ -69,7 +79,7 @@ class SubscriptionsByConnection(GlobalSecondaryIndex["SubscriptionModel"]):  # t
 
     class Meta:
         index_name = "byConnection"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["userId"])
 
     connection_id = UnicodeAttribute(hash_key=True, attr_name="connectionId")
     channel = UnicodeAttribute(range_key=True)
@@ -85,6 +95,10 @@ class SubscriptionModel(Model):
     channel = UnicodeAttribute(hash_key=True)
     connection_id = UnicodeAttribute(range_key=True, attr_name="connectionId")
     user_id = UnicodeAttribute(null=True, attr_name="userId")
+    # A recovering subscription is `pending` while the history is replayed; then it is
+    # live for messages after `liveFrom` (the replay sent everything up to it).
+    pending = BooleanAttribute(null=True)
+    live_from = NumberAttribute(null=True, attr_name="liveFrom")
     ttl = NumberAttribute()
     by_connection: ClassVar[SubscriptionsByConnection] = SubscriptionsByConnection()
 
@@ -99,6 +113,33 @@ class ChannelModel(Model):
     channel = UnicodeAttribute(hash_key=True)
     epoch = UnicodeAttribute(null=True)
     seq = NumberAttribute(default=0)
+
+
+class HistoryModel(Model):
+    """One published message, kept for recovery until its ``ttl`` or the count cap."""
+
+    class Meta:
+        table_name = "switchboard-history"
+        region = "us-east-1"
+
+    channel = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    frame = UnicodeAttribute()  # the message frame exactly as subscribers got it
+    ttl = NumberAttribute()
+
+
+class PresenceModel(Model):
+    """One user present on a presence channel, with the connections that hold it."""
+
+    class Meta:
+        table_name = "switchboard-presence"
+        region = "us-east-1"
+
+    channel = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+    connections = UnicodeSetAttribute(null=True)
+    data = UnicodeAttribute(null=True)
+    ttl = NumberAttribute()
 
 
 class SpentTokenModel(Model):
@@ -116,6 +157,8 @@ MODELS: tuple[type[Model], ...] = (
     ConnectionModel,
     SubscriptionModel,
     ChannelModel,
+    HistoryModel,
+    PresenceModel,
     SpentTokenModel,
 )
 
@@ -131,6 +174,31 @@ class ConnectionRecord:
     expires_at: int
     source_ip: str | None = None
     user_agent: str | None = None
+    presence: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A subscription as the fan-out sees it."""
+
+    connection_id: str
+    pending: bool = False
+    live_from: int | None = None
+
+    def receives(self, seq: int) -> bool:
+        """Whether a live message with this ``seq`` goes to this subscriber."""
+        if self.pending:
+            return False
+        return self.live_from is None or seq > self.live_from
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user present on a channel."""
+
+    user_id: str
+    data: str | None
+    connections: int
 
 
 @dataclass(frozen=True)
@@ -147,6 +215,8 @@ def bind_models(settings: Settings) -> None:
         ConnectionModel: settings.connections_table,
         SubscriptionModel: settings.subscriptions_table,
         ChannelModel: settings.channels_table,
+        HistoryModel: settings.history_table,
+        PresenceModel: settings.presence_table,
         SpentTokenModel: settings.tokens_table,
     }
     for model, table_name in names.items():
@@ -174,6 +244,7 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         bind_models(settings)
+        self._connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
 
     # ------------------------------------------------------------ connections
     def put_connection(self, record: ConnectionRecord) -> None:
@@ -185,6 +256,7 @@ class Store:
             connected_at=record.connected_at,
             source_ip=record.source_ip,
             user_agent=record.user_agent,
+            presence=record.presence,
             ttl=record.expires_at,
         ).save()
 
@@ -203,20 +275,29 @@ class Store:
             expires_at=int(item.ttl),
             source_ip=item.source_ip,
             user_agent=item.user_agent,
+            presence=item.presence,
         )
 
-    def delete_connection(self, connection_id: str) -> list[str]:
-        """Delete a connection and all its subscriptions; returns their channels.
+    def delete_connection(self, connection_id: str) -> list[tuple[str, str | None]]:
+        """Delete a connection and all its subscriptions; returns ``(channel, user)`` pairs.
 
         Idempotent: deleting a connection twice is harmless.
         """
         ConnectionModel(connection_id).delete()
-        channels = [sub.channel for sub in SubscriptionModel.by_connection.query(connection_id)]
-        if channels:
+        subscriptions: list[tuple[str, str | None]] = [
+            (sub.channel, sub.user_id)
+            for sub in SubscriptionModel.by_connection.query(connection_id)
+        ]
+        if subscriptions:
             with SubscriptionModel.batch_write() as batch:
-                for channel in channels:
+                for channel, _user in subscriptions:
                     batch.delete(SubscriptionModel(channel, connection_id))
-        return channels
+        return subscriptions
+
+    def connections_of(self, user_id: str) -> Iterator[str]:
+        """Every connection id of one user: a paginated ``Query`` on ``byUser``."""
+        for item in ConnectionModel.by_user.query(user_id):
+            yield item.connection_id
 
     def take_publish_slot(self, connection_id: str, window: int, limit: int) -> bool:
         """Count one publish in the connection's current window; ``False`` past ``limit``.
@@ -255,23 +336,156 @@ class Store:
         return False
 
     # ------------------------------------------------------------ subscriptions
-    def subscribe(self, connection: ConnectionRecord, channel: str) -> None:
-        """Subscribe ``connection`` to ``channel``; it expires with the connection."""
+    def subscribe(
+        self, connection: ConnectionRecord, channel: str, *, pending: bool = False
+    ) -> None:
+        """Subscribe ``connection`` to ``channel``; it expires with the connection.
+
+        A ``pending`` subscription receives no live message until :meth:`go_live`.
+        """
         SubscriptionModel(
             channel,
             connection.connection_id,
             user_id=connection.user_id,
+            pending=True if pending else None,
             ttl=connection.expires_at,
         ).save()
+
+    def go_live(self, connection_id: str, channel: str, through: int, *, check: bool) -> bool:
+        """Make a pending subscription live for messages after ``through``.
+
+        With ``check``, one transaction that succeeds only while the channel's last
+        ``seq`` is still ``through``: every later message then finds the subscription
+        live, and every earlier one was replayed, so nothing is lost or sent twice.
+        Returns ``False`` when a publish got in between (replay more, then retry).
+        """
+        subscription = SubscriptionModel(channel, connection_id)
+        actions: list[Action] = [
+            SubscriptionModel.live_from.set(through),
+            SubscriptionModel.pending.remove(),
+        ]
+        if not check:
+            subscription.update(actions=actions)
+            return True
+        position = (
+            ChannelModel.seq.does_not_exist() if through == 0 else ChannelModel.seq == through
+        )
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.condition_check(ChannelModel, channel, condition=position)
+                transaction.update(subscription, actions=actions)
+        except TransactWriteError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
     def unsubscribe(self, connection_id: str, channel: str) -> None:
         """Remove one subscription (harmless if absent)."""
         SubscriptionModel(channel, connection_id).delete()
 
-    def subscribers(self, channel: str) -> Iterator[str]:
-        """The connection ids subscribed to ``channel``: a paginated ``Query``."""
-        for sub in SubscriptionModel.query(channel, attributes_to_get=["connectionId"]):
-            yield sub.connection_id
+    def subscribers(self, channel: str) -> Iterator[Subscriber]:
+        """The subscriptions of ``channel``: a paginated, strongly consistent ``Query``."""
+        for sub in SubscriptionModel.query(channel, consistent_read=True):
+            yield Subscriber(
+                connection_id=sub.connection_id,
+                pending=bool(sub.pending),
+                live_from=int(sub.live_from) if sub.live_from is not None else None,
+            )
+
+    # ------------------------------------------------------------ history
+    def append_history(
+        self, channel: str, seq: int, frame: str, expires_at: int, *, cap: int
+    ) -> None:
+        """Keep a published message; evict the one that falls out of the count cap.
+
+        One ``BatchWriteItem`` (the put and the eviction together).
+        """
+        with HistoryModel.batch_write() as batch:
+            batch.save(HistoryModel(channel, seq, frame=frame, ttl=expires_at))
+            if seq > cap:
+                batch.delete(HistoryModel(channel, seq - cap))
+
+    def history_after(
+        self, channel: str, after: int, limit: int, now: int
+    ) -> list[tuple[int, str]]:
+        """Up to ``limit`` kept messages with ``seq > after``, oldest first (one ``Query``)."""
+        items = HistoryModel.query(
+            channel,
+            HistoryModel.seq > after,
+            consistent_read=True,
+            limit=limit,
+            page_size=limit,
+        )
+        return [(int(item.seq), item.frame) for item in items if item.ttl > now]
+
+    def history_before(
+        self, channel: str, before: int, limit: int, now: int
+    ) -> list[tuple[int, str]]:
+        """Up to ``limit`` kept messages with ``seq < before``, newest first (one ``Query``)."""
+        items = HistoryModel.query(
+            channel,
+            HistoryModel.seq < before,
+            consistent_read=True,
+            scan_index_forward=False,
+            limit=limit,
+            page_size=limit,
+        )
+        return [(int(item.seq), item.frame) for item in items if item.ttl > now]
+
+    # ------------------------------------------------------------ presence
+    def presence_join(
+        self, channel: str, user_id: str, connection_id: str, data: str | None, expires_at: int
+    ) -> bool:
+        """Count a connection of ``user_id`` on ``channel``; ``True`` if the user was absent."""
+        actions = [
+            PresenceModel.connections.add({connection_id}),
+            PresenceModel.ttl.set(expires_at),
+        ]
+        if data is not None:
+            actions.append(PresenceModel.data.set(data))
+        response = PresenceModel._get_connection().update_item(
+            channel, user_id, actions=actions, return_values="UPDATED_OLD"
+        )
+        old = response.get("Attributes", {}).get("connections", {}).get("SS", [])
+        return not old
+
+    def presence_leave(self, channel: str, user_id: str, connection_id: str) -> bool:
+        """Remove one connection of ``user_id``; ``True`` if it was the user's last."""
+        try:
+            response = PresenceModel._get_connection().update_item(
+                channel,
+                user_id,
+                actions=[PresenceModel.connections.delete({connection_id})],
+                condition=PresenceModel.connections.contains(connection_id),
+                return_values="ALL_NEW",
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False  # already gone: its leave was announced before
+            raise
+        if response.get("Attributes", {}).get("connections", {}).get("SS"):
+            return False
+        try:
+            PresenceModel(channel, user_id).delete(
+                condition=PresenceModel.connections.does_not_exist()
+            )
+        except Exception as exc:
+            if not _conditional_failed(exc):
+                raise
+            return False  # another tab joined meanwhile
+        return True
+
+    def presence_members(self, channel: str, limit: int, now: int) -> list[Member]:
+        """Up to ``limit`` members (one ``Query``); expired members are left out."""
+        members = []
+        for item in PresenceModel.query(channel, consistent_read=True, limit=limit):
+            if item.ttl <= now or not item.connections:
+                continue
+            members.append(
+                Member(user_id=item.user_id, data=item.data, connections=len(item.connections))
+            )
+        return members
 
     # ------------------------------------------------------------ channels
     def channel_position(self, channel: str) -> ChannelPosition:

@@ -1,0 +1,129 @@
+"""Presence: join and leave per user, the member list, and pruning."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchboard import services
+from switchboard.store import PresenceModel
+from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake
+from tests.integration.test_recovery import connect, disconnect, frames, send
+
+ROOM = "presence-room:1"
+A1, A2, B, C = "A1xxxxxxxxxxxx=", "A2xxxxxxxxxxxx=", "Bxxxxxxxxxxxxx=", "Cxxxxxxxxxxxxx="
+
+
+def events(management: ManagementApiFake, connection_id: str) -> list[tuple[str, str]]:
+    return [
+        (f["type"], f["user"])
+        for f in frames(management, connection_id)
+        if f["type"] in {"join", "leave"}
+    ]
+
+
+@pytest.fixture
+def room(management: ManagementApiFake) -> ManagementApiFake:
+    connect(B, "bob", presence={"name": "Bob"})
+    send(B, {"action": "subscribe", "channel": ROOM})
+    return management
+
+
+def test_join_and_leave_seen_by_another_subscriber(room: ManagementApiFake) -> None:
+    connect(A1, "alice", presence={"name": "Alice", "avatar": "a.png"})
+    send(A1, {"action": "subscribe", "channel": ROOM})
+    join = next(f for f in frames(room, B) if f["type"] == "join" and f["user"] == "alice")
+    assert join == {
+        "type": "join",
+        "channel": ROOM,
+        "user": "alice",
+        "data": {"name": "Alice", "avatar": "a.png"},
+    }
+    send(A1, {"action": "unsubscribe", "channel": ROOM})
+    assert events(room, B)[-1] == ("leave", "alice")
+
+
+def test_two_tabs_make_one_join_and_closing_one_no_leave(room: ManagementApiFake) -> None:
+    connect(A1, "alice")
+    connect(A2, "alice")
+    send(A1, {"action": "subscribe", "channel": ROOM})
+    send(A2, {"action": "subscribe", "channel": ROOM})
+    assert events(room, B).count(("join", "alice")) == 1
+    disconnect(A1)
+    assert ("leave", "alice") not in events(room, B)
+    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    members = {m["user"]: m for m in frames(room, B)[-1]["members"]}
+    assert members["alice"]["connections"] == 1
+    disconnect(A2)
+    assert events(room, B)[-1] == ("leave", "alice")
+    # disconnect twice: no second leave
+    disconnect(A2)
+    assert events(room, B).count(("leave", "alice")) == 1
+
+
+def test_member_list_with_data(room: ManagementApiFake) -> None:
+    connect(A1, "alice", presence={"name": "Alice"})
+    send(A1, {"action": "subscribe", "channel": ROOM})
+    send(A1, {"action": "presence", "channel": ROOM, "id": "m"})
+    reply = frames(room, A1)[-1]
+    assert reply["type"] == "ack"
+    assert reply["id"] == "m"
+    assert sorted(reply["members"], key=lambda m: m["user"]) == [
+        {"user": "alice", "data": {"name": "Alice"}, "connections": 1},
+        {"user": "bob", "data": {"name": "Bob"}, "connections": 1},
+    ]
+
+
+def test_a_pruned_connection_leaves_the_member_list(room: ManagementApiFake) -> None:
+    connect(A1, "alice")
+    connect(C, "carol")
+    send(A1, {"action": "subscribe", "channel": ROOM})
+    send(C, {"action": "subscribe", "channel": ROOM})
+    room.gone.add(C)  # carol's socket died without a $disconnect
+    send(B, {"action": "publish", "channel": ROOM, "data": "hello"})
+    assert frames(room, B)[-1]["pruned"] == 1
+    assert ("leave", "carol") in events(room, A1)
+    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    assert sorted(m["user"] for m in frames(room, B)[-1]["members"]) == ["alice", "bob"]
+
+
+def test_expired_members_do_not_linger(
+    room: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    later = realtime.clock() + 10 * 3600  # past every connection's two-hour TTL
+    monkeypatch.setattr(realtime, "clock", lambda: later)
+    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    assert frames(room, B)[-1]["members"] == []
+
+
+def test_member_list_is_capped(room: ManagementApiFake, monkeypatch: pytest.MonkeyPatch) -> None:
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    monkeypatch.setattr(realtime, "settings", services.settings().__class__(presence_max_members=2))
+    for n, cid in enumerate(["P1xxxxxxxxxxxx=", "P2xxxxxxxxxxxx="]):
+        connect(cid, f"user{n}")
+        send(cid, {"action": "subscribe", "channel": ROOM})
+    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    reply = frames(room, B)[-1]
+    assert reply["code"] == "payload_too_large"
+    assert "more than 2 members" in reply["message"]
+
+
+def test_presence_on_a_plain_channel_is_a_bad_request(room: ManagementApiFake) -> None:
+    send(B, {"action": "presence", "channel": "room:plain", "id": "m"})
+    assert frames(room, B)[-1]["code"] == "bad_request"
+
+
+def test_a_too_large_presence_claim_is_refused(aws: None) -> None:
+    from switchboard.lifecycle import Handshake
+    from tests.conftest import make_token
+
+    result = services.connector().connect(
+        Handshake(
+            connection_id=A1,
+            connected_at_ms=1795636800000,
+            headers={},
+            query={"token": make_token("alice", presence={"bio": "x" * 2000})},
+        )
+    )
+    assert result.status == 401
+    assert PresenceModel.count(ROOM) == 0

@@ -1,0 +1,209 @@
+"""No message lost across reconnects: history, replay, the seam, retention, paging."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from functions.default import app
+from functions.disconnect import app as disconnect_app
+from switchboard import services
+from switchboard.lifecycle import Handshake
+from tests.conftest import CONTEXT, MANAGEMENT_ENDPOINT, ManagementApiFake, load_event, make_token
+
+ALICE_1, ALICE_2, BOB = "ALICExxxxxxxxx1=", "ALICExxxxxxxxx2=", "BOBxxxxxxxxxxxx="
+
+
+def connect(connection_id: str, user: str, **claims: Any) -> None:
+    result = services.connector().connect(
+        Handshake(
+            connection_id=connection_id,
+            connected_at_ms=1795636800000,
+            headers={},
+            query={"token": make_token(user, **claims)},
+        )
+    )
+    assert result.status == 200
+
+
+def send(connection_id: str, body: dict[str, Any], ctx: Any = CONTEXT) -> None:
+    event = load_event("default_ping")
+    event["requestContext"]["connectionId"] = connection_id
+    event["body"] = json.dumps(body)
+    assert app.lambda_handler(event, ctx) == {"statusCode": 200}
+
+
+def disconnect(connection_id: str, ctx: Any = CONTEXT) -> None:
+    event = load_event("disconnect")
+    event["requestContext"]["connectionId"] = connection_id
+    disconnect_app.lambda_handler(event, ctx)
+
+
+def frames(management: ManagementApiFake, connection_id: str) -> list[dict[str, Any]]:
+    return management.replies(connection_id)
+
+
+def messages(management: ManagementApiFake, connection_id: str) -> list[dict[str, Any]]:
+    return [f for f in frames(management, connection_id) if f["type"] == "message"]
+
+
+@pytest.fixture
+def two(management: ManagementApiFake) -> ManagementApiFake:
+    connect(ALICE_1, "alice")
+    connect(BOB, "bob")
+    return management
+
+
+def test_five_missed_messages_replayed_in_order_then_live(two: ManagementApiFake) -> None:
+    send(ALICE_1, {"action": "subscribe", "channel": "room:a"})
+    send(BOB, {"action": "publish", "channel": "room:a", "data": "before"})
+    last = messages(two, ALICE_1)[-1]
+    epoch = frames(two, BOB)[-1]["epoch"]
+    disconnect(ALICE_1)
+    for n in range(5):
+        send(BOB, {"action": "publish", "channel": "room:a", "data": f"missed {n}"})
+    connect(ALICE_2, "alice")
+    send(
+        ALICE_2,
+        {
+            "action": "subscribe",
+            "channel": "room:a",
+            "since": last["seq"],
+            "epoch": epoch,
+            "id": "r",
+        },
+    )
+    send(BOB, {"action": "publish", "channel": "room:a", "data": "live"})
+
+    got = frames(two, ALICE_2)
+    assert [f["type"] for f in got] == ["message"] * 5 + ["ack", "message"]
+    assert [f["data"] for f in got if f["type"] == "message"] == [
+        *(f"missed {n}" for n in range(5)),
+        "live",
+    ]
+    assert [f["seq"] for f in got if f["type"] == "message"] == [2, 3, 4, 5, 6, 7]
+    assert got[5] == {
+        "type": "ack",
+        "id": "r",
+        "channel": "room:a",
+        "epoch": epoch,
+        "seq": 6,
+        "recovered": True,
+    }
+
+
+def test_publishes_racing_the_replay_are_neither_lost_nor_doubled(
+    two: ManagementApiFake,
+) -> None:
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    for n in range(5):
+        send(BOB, {"action": "publish", "channel": "room:race", "data": n})
+    connect(ALICE_2, "alice")
+    original_send = realtime.send
+    racing = {"left": 3}
+
+    def send_and_race(connection_id: str, data: bytes) -> None:
+        original_send(connection_id, data)
+        if connection_id == ALICE_2 and racing["left"]:
+            racing["left"] -= 1  # another publisher gets in while the replay runs
+            send(
+                BOB, {"action": "publish", "channel": "room:race", "data": f"race {racing['left']}"}
+            )
+
+    realtime.send = send_and_race
+    try:
+        send(ALICE_2, {"action": "subscribe", "channel": "room:race", "since": 2, "id": "r"})
+    finally:
+        realtime.send = original_send
+    for n in range(2):
+        send(BOB, {"action": "publish", "channel": "room:race", "data": f"after {n}"})
+
+    seqs = [m["seq"] for m in messages(two, ALICE_2)]
+    assert seqs == list(range(3, 11))  # 3..5 missed, 6..8 raced, 9..10 after: each once
+    ack = next(f for f in frames(two, ALICE_2) if f["type"] == "ack")
+    assert ack["recovered"] is True
+
+
+def test_since_older_than_the_retention_is_not_recovered(
+    two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    for n in range(3):
+        send(BOB, {"action": "publish", "channel": "room:old", "data": n})
+    day_later = realtime.clock() + services.settings().history_retention_seconds + 1
+    monkeypatch.setattr(realtime, "clock", lambda: day_later)
+    connect(ALICE_2, "alice")
+    send(ALICE_2, {"action": "subscribe", "channel": "room:old", "since": 1, "id": "r"})
+    assert messages(two, ALICE_2) == []
+    ack = frames(two, ALICE_2)[-1]
+    assert (ack["recovered"], ack["seq"]) == (False, 3)
+    # the subscription is live all the same
+    send(BOB, {"action": "publish", "channel": "room:old", "data": "new"})
+    assert [m["seq"] for m in messages(two, ALICE_2)] == [4]
+
+
+def test_a_stale_epoch_is_not_recovered(two: ManagementApiFake) -> None:
+    send(BOB, {"action": "publish", "channel": "room:e", "data": 1})
+    send(BOB, {"action": "publish", "channel": "room:e", "data": 2})
+    send(ALICE_1, {"action": "subscribe", "channel": "room:e", "since": 1, "epoch": "old-epoch"})
+    assert messages(two, ALICE_1) == []
+    assert frames(two, ALICE_1)[-1]["recovered"] is False
+
+
+def test_beyond_the_count_cap_is_not_recovered_and_never_partial(
+    two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    monkeypatch.setattr(realtime, "settings", services.settings().__class__(history_size=3))
+    for n in range(6):
+        send(BOB, {"action": "publish", "channel": "room:cap", "data": n})
+    send(ALICE_1, {"action": "subscribe", "channel": "room:cap", "since": 1, "id": "r"})
+    assert messages(two, ALICE_1) == []  # 2 and 3 were evicted: nothing, not 4..6
+    assert frames(two, ALICE_1)[-1]["recovered"] is False
+    send(ALICE_1, {"action": "subscribe", "channel": "room:cap", "since": 3, "id": "r2"})
+    assert [m["seq"] for m in messages(two, ALICE_1)] == [4, 5, 6]
+    assert frames(two, ALICE_1)[-1]["recovered"] is True
+
+
+def test_a_replay_over_128_kb_arrives_whole(two: ManagementApiFake) -> None:
+    for n in range(5):
+        send(BOB, {"action": "publish", "channel": "room:big", "data": f"{n}" * 60_000})
+    send(ALICE_1, {"action": "subscribe", "channel": "room:big", "since": 0, "id": "r"})
+    replayed = messages(two, ALICE_1)
+    assert [m["seq"] for m in replayed] == [1, 2, 3, 4, 5]
+    assert all(m["data"] == f"{n}" * 60_000 for n, m in enumerate(replayed))
+    assert sum(len(json.dumps(m)) for m in replayed) > 128 * 1024
+    assert frames(two, ALICE_1)[-1]["recovered"] is True
+
+
+def test_history_pages_back_and_limit_zero_gives_the_position(two: ManagementApiFake) -> None:
+    for n in range(7):
+        send(BOB, {"action": "publish", "channel": "room:h", "data": n})
+    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 0, "id": "pos"})
+    position = frames(two, ALICE_1)[-1]
+    assert (position["seq"], position["messages"], position["next"]) == (7, [], None)
+    assert position["epoch"]
+    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "id": "p1"})
+    page = frames(two, ALICE_1)[-1]
+    assert [m["seq"] for m in page["messages"]] == [5, 6, 7]
+    assert page["next"] == 5
+    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "before": 5, "id": "p2"})
+    page = frames(two, ALICE_1)[-1]
+    assert [m["data"] for m in page["messages"]] == [1, 2, 3]
+    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "before": 2, "id": "p3"})
+    page = frames(two, ALICE_1)[-1]
+    assert ([m["seq"] for m in page["messages"]], page["next"]) == ([1], None)
+    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 101, "id": "bad"})
+    assert frames(two, ALICE_1)[-1]["code"] == "bad_request"
+
+
+def test_dynamodb_operations_of_a_resume(two: ManagementApiFake, ddb_calls: list[str]) -> None:
+    for n in range(5):
+        send(BOB, {"action": "publish", "channel": "room:ops", "data": n})
+    ddb_calls.clear()
+    send(ALICE_1, {"action": "subscribe", "channel": "room:ops", "since": 2})
+    # connection, position, the missed messages, pending subscription, go live (transaction)
+    assert ddb_calls == ["GetItem", "GetItem", "Query", "PutItem", "TransactWriteItems"]
+    assert [m["seq"] for m in messages(two, ALICE_1)] == [3, 4, 5]
