@@ -1,0 +1,136 @@
+"""Recovery, presence and server-side publish through the local gateway, with real clients:
+``websockets`` sockets and plain HTTP requests, as a browser and a Next.js route would send."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from local_gateway.settings import DEFAULT_WS_SECRET
+from local_gateway.token import sign_token
+from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def switchboard(start_gateway: StartGateway) -> GatewayProcess:
+    """The real application, as ``make dev`` serves it."""
+    return start_gateway(template=ROOT / "template.yaml", extra_args=["--no-watch"])
+
+
+def url(gateway: GatewayProcess, user: str) -> str:
+    return f"{gateway.url}?token={sign_token(DEFAULT_WS_SECRET, user)}"
+
+
+def request(websocket: ClientConnection, frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send a frame; the frames received up to and including its reply."""
+    websocket.send(json.dumps(frame))
+    received = []
+    while True:
+        reply = json.loads(websocket.recv(timeout=10))
+        received.append(reply)
+        if reply.get("id") == frame["id"] and reply["type"] in {"ack", "error", "pong"}:
+            return received
+
+
+def post(gateway: GatewayProcess, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    http = gateway.url.replace("ws://", "http://")
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(f"{http}{path}", data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_a_reconnect_with_since_gets_exactly_the_missed_messages(
+    switchboard: GatewayProcess,
+) -> None:
+    with connect(url(switchboard, "bob")) as bob:
+        with connect(url(switchboard, "alice")) as alice:
+            ack = request(alice, {"action": "subscribe", "channel": "room:resume", "id": "s"})[-1]
+            last_seq = ack["seq"]
+        for n in range(5):
+            request(bob, {"action": "publish", "channel": "room:resume", "data": n, "id": f"p{n}"})
+        with connect(url(switchboard, "alice")) as alice:
+            frames = request(
+                alice,
+                {"action": "subscribe", "channel": "room:resume", "since": last_seq, "id": "r"},
+            )
+            assert [f["type"] for f in frames] == ["message"] * 5 + ["ack"]
+            assert [f["data"] for f in frames[:5]] == [0, 1, 2, 3, 4]
+            assert [f["seq"] for f in frames[:5]] == list(range(last_seq + 1, last_seq + 6))
+            assert frames[-1]["recovered"] is True
+            request(bob, {"action": "publish", "channel": "room:resume", "data": "live", "id": "l"})
+            live = json.loads(alice.recv(timeout=10))
+            assert (live["data"], live["seq"]) == ("live", last_seq + 6)
+
+
+def test_presence_join_once_for_two_tabs_and_leave_after_the_last(
+    switchboard: GatewayProcess,
+) -> None:
+    channel = "presence-room:e2e"
+    with connect(url(switchboard, "watcher")) as watcher:
+        request(watcher, {"action": "subscribe", "channel": channel, "id": "w"})
+        tab1 = connect(url(switchboard, "dana"))
+        tab2 = connect(url(switchboard, "dana"))
+        request(tab1, {"action": "subscribe", "channel": channel, "id": "t1"})
+        request(tab2, {"action": "subscribe", "channel": channel, "id": "t2"})
+        members = request(watcher, {"action": "presence", "channel": channel, "id": "m"})
+        presence_events = [
+            (f["type"], f["user"]) for f in members if f["type"] in {"join", "leave"}
+        ]
+        assert presence_events.count(("join", "dana")) == 1
+        assert sorted(m["user"] for m in members[-1]["members"]) == ["dana", "watcher"]
+        tab1.close()
+        tab2.close()
+        leave = json.loads(watcher.recv(timeout=10))
+        assert (leave["type"], leave["user"]) == ("leave", "dana")
+        after = request(watcher, {"action": "presence", "channel": channel, "id": "m2"})[-1]
+        assert [m["user"] for m in after["members"]] == ["watcher"]
+
+
+def test_an_http_publish_reaches_subscribers_once_per_idempotency_key(
+    switchboard: GatewayProcess,
+) -> None:
+    server = sign_token(DEFAULT_WS_SECRET, "backend", scope="publish")
+    auth = {"Authorization": f"Bearer {server}", "Content-Type": "application/json"}
+    with connect(url(switchboard, "erin")) as erin:
+        request(erin, {"action": "subscribe", "channel": "room:http", "id": "s"})
+        body = {"channel": "room:http", "data": {"order": 42}}
+        status, first = post(switchboard, "/publish", body, {**auth, "Idempotency-Key": "o-42"})
+        assert status == 200
+        assert first["delivered"] == 1
+        message = json.loads(erin.recv(timeout=10))
+        assert (message["data"], message["from"], message["seq"]) == (
+            {"order": 42},
+            "backend",
+            first["seq"],
+        )
+        status, again = post(switchboard, "/publish", body, {**auth, "Idempotency-Key": "o-42"})
+        assert (status, again["seq"]) == (200, first["seq"])
+        # nothing more arrives: a ping's pong is the next frame
+        assert request(erin, {"action": "ping", "id": "k"})[0]["type"] == "pong"
+
+        status, direct = post(switchboard, "/users/erin/messages", {"data": "hi"}, auth)
+        assert (status, direct["delivered"]) == (200, 1)
+        assert json.loads(erin.recv(timeout=10))["type"] == "direct"
+
+    assert post(switchboard, "/publish", {"channel": "a", "data": 1}, {})[0] == 401
+    browser = sign_token(DEFAULT_WS_SECRET, "erin")
+    assert (
+        post(
+            switchboard,
+            "/publish",
+            {"channel": "a", "data": 1},
+            {"Authorization": f"Bearer {browser}"},
+        )[0]
+        == 403
+    )
