@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 RUNTIME = Path(__file__).with_name("runtime.py")
 PIPE_LIMIT = 64 * 1024 * 1024
+INIT_TIMEOUT = 10.0  # Lambda's init phase limit
 
 
 class InvocationError(Exception):
@@ -80,6 +81,7 @@ class FunctionPool:
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._starting = 0
+        self._init_error: InvocationError | None = None
         self._available = asyncio.Condition()
         self._reaped: set[asyncio.Task[None]] = set()
 
@@ -113,6 +115,12 @@ class FunctionPool:
             self.log(self.spec.name, line.decode(errors="replace").rstrip())
 
     async def _acquire(self) -> _Worker:
+        """A warm worker: the first one free, whether released or newly started.
+
+        An event that finds every worker busy starts one more (up to ``size``), as Lambda
+        starts a container, but takes whichever is ready first: a busy worker that finishes
+        before the cold start is over serves it, and the new worker stays warm for the next.
+        """
         async with self._available:
             while True:
                 while self._idle:
@@ -121,16 +129,40 @@ class FunctionPool:
                         self._busy.add(worker)
                         return worker
                     self._retire(worker)
+                if self._init_error is not None:
+                    error, self._init_error = self._init_error, None
+                    raise error
                 if len(self._busy) + self._starting < self.size:
                     self._starting += 1
-                    break
+                    task = asyncio.create_task(self._spawn())
+                    self._reaped.add(task)
+                    task.add_done_callback(self._reaped.discard)
                 await self._available.wait()
+
+    async def _spawn(self) -> None:
+        """Start a worker and run its init phase; it joins the idle ones, or reports its error."""
+        worker: _Worker | None = None
         try:
             worker = await self._start()
+            async with asyncio.timeout(INIT_TIMEOUT):
+                await self._read_ready(worker)
+        except (InvocationError, TimeoutError, OSError) as exc:
+            if worker is not None:
+                worker.kill()
+            self._init_error = (
+                exc
+                if isinstance(exc, InvocationError)
+                else InvocationError({"errorType": "Runtime.InitError", "errorMessage": str(exc)})
+            )
+            worker = None
         finally:
             self._starting -= 1
-        self._busy.add(worker)
-        return worker
+        async with self._available:
+            if worker is not None and worker.generation == self.generation:
+                self._idle.append(worker)
+            elif worker is not None:
+                self._retire(worker)  # the code changed (or the pool closed) meanwhile
+            self._available.notify_all()
 
     async def _release(self, worker: _Worker) -> None:
         self._busy.discard(worker)
@@ -166,11 +198,10 @@ class FunctionPool:
 
     async def prewarm(self) -> None:
         """Start one worker ahead of the first event, so that it does not pay the cold start."""
-        worker = await self._acquire()
         try:
-            await self._read_ready(worker)
+            worker = await self._acquire()
         except InvocationError:
-            worker.kill()
+            return  # reported again by the first event, with the traceback already printed
         await self._release(worker)
 
     async def close(self) -> None:
@@ -214,7 +245,6 @@ class FunctionPool:
         try:
             deadline = time.monotonic() + self.spec.timeout
             async with asyncio.timeout(self.spec.timeout):
-                await self._read_ready(worker)
                 request = {
                     "event": event,
                     "context": {
