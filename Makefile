@@ -61,8 +61,8 @@ test: lint typecheck template-check sam-build pytest ## everything CI runs
 dev: $(VENV)/.stamp ## the local gateway: ws://localhost:$(PORT)
 	PORT=$(PORT) $(PY) -m local_gateway
 
-token: $(VENV)/.stamp ## a development token: make token USER=alice [CHANNELS='room:*']
-	@$(PY) -m local_gateway.token --user "$(or $(USER_ID),$(USER))" $(if $(CHANNELS),--channels '$(CHANNELS)')
+token: $(VENV)/.stamp ## a development token: make token USER=alice [CHANNELS='room:*'] [SCOPE=publish]
+	@$(PY) -m local_gateway.token --user "$(or $(USER_ID),$(USER))" $(if $(CHANNELS),--channels '$(CHANNELS)') $(if $(SCOPE),--scope '$(SCOPE)')
 
 clean: ## remove build output and environments
 	rm -rf .aws-sam .venv .tools .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
@@ -98,3 +98,7 @@ bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one pub
 
 e2e: $(VENV)/.stamp ## the local gateway's end-to-end tests alone (no coverage)
 	$(PY) -m pytest -m e2e --no-cov tests/e2e
+
+.PHONY: bench
+bench: $(VENV)/.stamp ## B1-B5: engine vs boto3 vs the floor, cold starts, DynamoDB calls, gateway fan-out; writes bench/results.json and docs/benchmarks.md (ARGS=--quick for a short run)
+	$(PY) -m bench.run $(ARGS)
