@@ -1,6 +1,6 @@
 // The demo page's logic. Everything is also reachable from `window.demo`, so a browser test can
 // drive the page: `demo.connect(user, channel)`, `demo.publish(data)`, `demo.messages`,
-// `demo.states`, `demo.resets`, `demo.client`.
+// `demo.states`, `demo.subscriptions`, `demo.resets`, `demo.client`.
 //
 // URL parameters: `user`, `channel`, `autoconnect=1`, `ws` (the WebSocket URL; default: this
 // page's host), `token_url` (default `/dev/token`; the user is added as `?user=`),
@@ -18,6 +18,8 @@ const demo = {
   messages: [],
   /** Every state the client went through. */
   states: [],
+  /** Every confirmed subscribe (the ack): {channel, epoch, seq}. */
+  subscriptions: [],
   /** `reset` events (history lost beyond recovery). */
   resets: [],
   errors: [],
@@ -87,6 +89,7 @@ async function connect(user, channel) {
       const text = typeof message.data?.text === "string" ? message.data.text : JSON.stringify(message.data);
       log(`[${message.channel} #${message.seq}] ${message.from ?? "?"}: ${text}`);
     });
+    demo.subscriptions.push({ channel: subscription.channel, epoch: subscription.epoch, seq: subscription.seq });
     log(`subscribed to ${subscription.channel} (epoch ${subscription.epoch ?? "-"}, seq ${subscription.seq ?? "-"})`, "event");
   } catch (error) {
     if (error.code !== "closed" && error.code !== "unsubscribed") {
