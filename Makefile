@@ -56,7 +56,14 @@ sam-build: .tools/sam/.stamp ## sam build of the whole application (no Docker, n
 pytest: $(VENV)/.stamp ## the Python test suite with coverage (>= 90%, enforced)
 	$(PY) -m pytest
 
-test: lint typecheck template-check sam-build pytest ## everything CI runs
+test: lint typecheck template-check sam-build pytest js-test browser-test ## everything CI runs
+
+.PHONY: js-test browser-test
+js-test: ## the browser client: npm ci, build, unit tests (node --test), next build of examples/nextjs
+	clients/run-tests.sh
+
+browser-test: $(VENV)/.stamp ## the demo page in headless Chromium against the local gateway (installs Debian's chromium if missing)
+	clients/browser-tests/run.sh
 
 dev: $(VENV)/.stamp ## the local gateway: ws://localhost:$(PORT)
 	PORT=$(PORT) $(PY) -m local_gateway
