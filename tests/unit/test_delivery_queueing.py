@@ -257,3 +257,31 @@ def test_services_choose_the_sender_by_setting(
         assert services.overflow("http://127.0.0.1:9/dev") is None
     finally:
         services.reset()
+
+
+# ------------------------------------------------------------------ tracing
+
+
+def test_no_xray_tracer_when_tracing_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from switchboard import tracing
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    tracer = tracing.handler_tracer()
+    assert isinstance(tracer, tracing.DisabledTracer)
+
+    def handler(event: Any, context: Any) -> str:
+        return "answer"
+
+    assert tracer.capture_lambda_handler(capture_response=False)(handler) is handler
+    assert tracer.capture_lambda_handler(handler) is handler
+
+
+def test_the_powertools_tracer_when_tracing_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools import Tracer
+
+    from switchboard import tracing
+
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    assert isinstance(tracing.handler_tracer(), Tracer)
+    assert tracing.tracing_disabled({"POWERTOOLS_TRACE_DISABLED": "1"})
+    assert not tracing.tracing_disabled({})

@@ -12,13 +12,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from switchboard.actions import MessageHandler
-from switchboard.auth import VerifierSource
 from switchboard.config import Settings
 from switchboard.errors import ConfigurationError
 from switchboard.fanout import Fanout, FanoutReport
-from switchboard.lifecycle import Connector
 from switchboard.realtime import Realtime
-from switchboard.secrets import load_token_secret
 from switchboard.sender import Sender, clear_clients, management_endpoint
 from switchboard.store import Store
 from switchboard.telemetry import record_publish
@@ -27,6 +24,8 @@ if TYPE_CHECKING:
     from switchboard.server_publish import IdempotentRunner
 
 if TYPE_CHECKING:
+    from switchboard.auth import VerifierSource
+    from switchboard.lifecycle import Connector
     from switchboard.queueing import BatchWorker, SqsOverflow
 
 
@@ -45,12 +44,17 @@ def store() -> Store:
 @cache
 def verifier_source() -> VerifierSource:
     """Token verification: the JWKS client once, the secret through its cache."""
+    from switchboard.auth import VerifierSource  # PyJWT only where tokens are verified
+    from switchboard.secrets import load_token_secret
+
     return VerifierSource(settings(), load_token_secret)
 
 
 @cache
 def connector() -> Connector:
     """The ``$connect`` logic."""
+    from switchboard.lifecycle import Connector
+
     return Connector(store=store(), settings=settings(), verifier=verifier_source().get)
 
 
