@@ -5,7 +5,7 @@
 // own pages on its own channel. A failing test leaves screenshots, console logs, the demo's
 // state and the gateway's output in clients/browser-tests/test-results/<test>/.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
@@ -19,18 +19,40 @@ const run = Date.now().toString(36);
 const channelFor = (name) => `room:${name}-${run}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once `condition()` holds (checked every 20 ms); fails after `timeoutMs`. */
+async function until(condition, what, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 before(async () => {
   [gateway, browser] = await Promise.all([Gateway.start(), launchBrowser()]);
 });
 
 after(async () => {
   await Promise.all([browser?.close(), gateway?.stop()]);
+  if (process.env.BROWSER_TESTS_GATEWAY_LOG && gateway) {
+    writeFileSync(process.env.BROWSER_TESTS_GATEWAY_LOG, `${gateway.lines.join("\n")}\n`);
+  }
 });
+
+/** The gateway's output since line `from` holds no traceback or error-level function log. */
+function assertGatewayHealthy(from) {
+  const bad = gateway.lines.slice(from).filter((line) => /Traceback|Error:|Exception\b| ERROR /.test(line));
+  assert.deepEqual(bad, [], "the gateway's output shows errors");
+}
 
 const options = {
   browser: () => browser,
   artifacts: () => ({ "gateway.log": `${gateway?.lines.join("\n") ?? ""}\n` }),
 };
+
+// Poll on a timer: requestAnimationFrame, waitForFunction's default, is throttled in pages that
+// are not in front, and several pages share one window here.
+const POLL = { polling: 50 };
 
 /** Open the demo page as `user` on `channel` (autoconnect), with more URL parameters if given. */
 async function openDemo(page, user, channel, extra = {}) {
@@ -43,12 +65,13 @@ async function waitSubscribed(page, channel) {
   await page.waitForFunction(
     (name) => window.demo?.client?.state === "open" && window.demo.subscriptions.some((s) => s.channel === name),
     channel,
+    POLL,
   );
 }
 
 /** Wait until the page delivered at least `count` messages. */
 async function waitMessages(page, count) {
-  await page.waitForFunction((n) => window.demo.messages.length >= n, count);
+  await page.waitForFunction((n) => window.demo.messages.length >= n, count, POLL);
 }
 
 /** Publish `data` from the page through its client; resolves with the server's ack frame. */
@@ -86,6 +109,7 @@ function recordSockets(page) {
 browserTest(
   "two pages exchange messages through the local gateway",
   async (session) => {
+    const logFrom = gateway.lines.length;
     const channel = channelFor("chat");
     const alice = await session.newPage("alice");
     const bob = await session.newPage("bob");
@@ -93,10 +117,13 @@ browserTest(
     await Promise.all([openDemo(alice, "alice", channel), openDemo(bob, "bob", channel)]);
     await Promise.all([waitSubscribed(alice, channel), waitSubscribed(bob, channel)]);
 
-    // Alice types and clicks, as a user would; Bob answers the same way.
+    // Alice types and clicks, as a user would; Bob answers the same way. (The page in front:
+    // clicks wait for animation frames, which background pages get rarely.)
+    await alice.bringToFront();
     await alice.fill("#message", "hello bob");
     await alice.click("#publish");
     await waitMessages(bob, 1);
+    await bob.bringToFront();
     await bob.fill("#message", "hi alice");
     await bob.click("#publish");
     await Promise.all([waitMessages(alice, 2), waitMessages(bob, 2)]);
@@ -122,6 +149,7 @@ browserTest(
     assert.deepEqual(states, ["connecting", "open"]);
     assert.deepEqual(session.pageErrors(), []);
     for (const page of [alice, bob]) assert.deepEqual(await page.evaluate(() => window.demo.errors), []);
+    assertGatewayHealthy(logFrom);
   },
   options,
 );
@@ -129,6 +157,7 @@ browserTest(
 browserTest(
   "DELETE @connections/{id} makes a page reconnect with a fresh token and resubscribe, losing and repeating nothing",
   async (session) => {
+    const logFrom = gateway.lines.length;
     const channel = channelFor("reconnect");
     const alice = await session.newPage("alice");
     const bob = await session.newPage("bob");
@@ -177,8 +206,8 @@ browserTest(
     });
     const deleted = await gateway.management("DELETE", firstId);
     assert.equal(deleted.status, 204);
-    await alice.waitForFunction(() => window.demo.client.state === "reconnecting");
-    while (tokenRequests < 2) await sleep(20);
+    await alice.waitForFunction(() => window.demo.client.state === "reconnecting", undefined, POLL);
+    await until(() => tokenRequests === 2, "alice's second token request");
     for (const n of [5, 6, 7]) acks.push(await publishFrom(bob, { n }));
     // Tokens carry `iat` in whole seconds: let a second pass so the fresh token differs.
     const firstIat = JSON.parse(Buffer.from(tokens[0].split(".")[1], "base64url")).iat;
@@ -189,8 +218,12 @@ browserTest(
     await alice.waitForFunction(
       (old) => window.demo.client.state === "open" && window.demo.client.connectionId && window.demo.client.connectionId !== old,
       firstId,
+      POLL,
     );
-    await alice.waitForFunction(() => window.demo.messages.length >= 6);
+    // The state is `open` before the resubscribe is acked: wait for that ack on the wire, so that
+    // 8-10 are published to a subscribed Alice (earlier, they would come in the replay).
+    await until(() => sockets[1]?.received.some((f) => f.type === "ack" && "recovered" in f), "the resubscribe's ack");
+    await waitMessages(alice, 6);
     for (const n of [8, 9, 10]) acks.push(await publishFrom(bob, { n }));
     await Promise.all([waitMessages(alice, 9), waitMessages(bob, 10)]);
     await sleep(300); // room for a late duplicate to show up
@@ -241,6 +274,7 @@ browserTest(
     assert.equal((await gateway.management("GET", firstId)).status, 410);
     assert.equal((await gateway.management("GET", newId)).status, 200);
     assert.deepEqual(session.pageErrors(), []);
+    assertGatewayHealthy(logFrom);
   },
   options,
 );
@@ -250,6 +284,7 @@ browserTest(
   async (session) => {
     const tokenServer = await startTokenServer();
     try {
+      const logFrom = gateway.lines.length;
       const channel = channelFor("refused");
       const pages = {};
       const opened = {};
@@ -263,7 +298,7 @@ browserTest(
         await openDemo(page, user, channel, { token_url: `${tokenServer.url}/${status}` });
       }
       for (const status of [401, 403]) {
-        await pages[status].waitForFunction(() => window.demo.client.state === "unauthorized");
+        await pages[status].waitForFunction(() => window.demo.client.state === "unauthorized", undefined, POLL);
         await pages[status].locator('#state[data-state="unauthorized"]').waitFor();
       }
       const before = { 401: tokenServer.count(401), 403: tokenServer.count(403) };
@@ -296,6 +331,7 @@ browserTest(
       assert.notEqual(await pages[500].evaluate(() => window.demo.client.state), "unauthorized");
       assert.equal(opened[500], 0);
       assert.deepEqual(session.pageErrors(), []);
+      assertGatewayHealthy(logFrom);
     } finally {
       await tokenServer.close();
     }
