@@ -118,6 +118,8 @@ def _banner(
     ]
     for route in gateway.app.http_routes:
         lines.append(f"  HTTP         {route.route_key} -> {route.function}")
+    for function, kind in gateway.app.unserved_events:
+        lines.append(f"  Not served   {kind} events of {function} (no local {kind})")
     if settings.idle_timeout != 600 or settings.max_duration != 7200:
         lines.append(
             f"  Timeouts     idle {settings.idle_timeout:g}s, maximum {settings.max_duration:g}s"

@@ -98,6 +98,7 @@ class Application:
     http_routes: tuple[HttpRoute, ...]
     tables: tuple[TableSpec, ...]
     source_dirs: tuple[Path, ...]  # code and layer directories, for hot reload
+    unserved_events: tuple[tuple[str, str], ...] = ()  # (function, event type), e.g. SQS
 
 
 # ---------------------------------------------------------------- YAML with CloudFormation tags
@@ -184,7 +185,7 @@ class _Resolver:
             }.get(kind, f"local:{REGION}:{ACCOUNT_ID}:{name}")
             return f"arn:aws:{service}"
         if attribute == "QueueUrl":
-            return f"http://localhost/{ACCOUNT_ID}/{name}"
+            return name  # as !Ref: no SQS runs locally, so no URL (see load_application)
         return f"{name}.{attribute}"
 
     def condition(self, name: str) -> bool:
@@ -392,6 +393,7 @@ def load_application(template_path: Path, stack_name: str = "switchboard-local")
     functions: dict[str, FunctionSpec] = {}
     http_routes: list[HttpRoute] = []
     tables: list[TableSpec] = []
+    unserved: list[tuple[str, str]] = []
     for name, resource in resources.items():
         kind = resource.get("Type")
         if kind == "AWS::Serverless::Function":
@@ -408,7 +410,10 @@ def load_application(template_path: Path, stack_name: str = "switchboard-local")
                             path=str(event_properties.get("Path", "$default")),
                         )
                     )
-                # Other sources (SQS, Schedule, ...) are not served by the local gateway yet.
+                else:
+                    # SQS, Schedule, ...: not served locally yet. A !Ref to a queue resolves
+                    # to its logical id, not a URL, so code can tell that no queue exists.
+                    unserved.append((name, str(event.get("Type"))))
         elif kind == "AWS::DynamoDB::Table":
             tables.append(_table_spec(name, resolver.resolve(resource.get("Properties") or {})))
 
@@ -427,4 +432,5 @@ def load_application(template_path: Path, stack_name: str = "switchboard-local")
         http_routes=tuple(http_routes),
         tables=tuple(tables),
         source_dirs=tuple(source_dirs),
+        unserved_events=tuple(unserved),
     )

@@ -95,6 +95,13 @@ def test_the_projects_template_is_served() -> None:
     connect = app.functions[app.websocket_api.routes["$connect"]]
     assert (ROOT / "layers" / "switchboard").resolve() in connect.layer_dirs
     assert connect.environment["CONNECTIONS_TABLE"] == "ConnectionsTable"
+    queue_urls = {
+        spec.environment[key]
+        for spec in app.functions.values()
+        for key in spec.environment
+        if key.endswith("QUEUE_URL")
+    }
+    assert not any(url.startswith(("http://", "https://")) for url in queue_urls)
 
 
 def test_a_template_without_a_websocket_api_is_refused(tmp_path: Path) -> None:
