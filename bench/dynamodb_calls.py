@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Any
 
 from moto import mock_aws
@@ -51,7 +52,7 @@ def count(subscribers: int) -> dict[str, Any]:
         for n in range(subscribers):
             cid = f"SUB{n:05d}xxxxxx="
             services.connector().connect(
-                Handshake(cid, 1795636800000, {}, {"token": make_token(f"u{n}")})
+                Handshake(cid, int(time.time() * 1000), {}, {"token": make_token(f"u{n}")})
             )
             record = services.store().get_connection(cid)
             assert record is not None

@@ -49,6 +49,10 @@ os.environ.update(
 )
 os.environ.pop("DYNAMODB_ENDPOINT", None)
 
+# When the test connections opened: the session's start, so that what expires with a
+# connection (its item, subscriptions, presence) is alive whatever the date of the run.
+CONNECTED_AT_MS = int(time.time()) * 1000
+
 
 def make_token(
     user: str | None = "alice",

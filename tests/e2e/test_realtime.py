@@ -77,10 +77,12 @@ def test_presence_join_once_for_two_tabs_and_leave_after_the_last(
     switchboard: GatewayProcess,
 ) -> None:
     channel = "presence-room:e2e"
-    with connect(url(switchboard, "watcher")) as watcher:
+    with (
+        connect(url(switchboard, "watcher")) as watcher,
+        connect(url(switchboard, "dana")) as tab1,
+        connect(url(switchboard, "dana")) as tab2,
+    ):
         request(watcher, {"action": "subscribe", "channel": channel, "id": "w"})
-        tab1 = connect(url(switchboard, "dana"))
-        tab2 = connect(url(switchboard, "dana"))
         request(tab1, {"action": "subscribe", "channel": channel, "id": "t1"})
         request(tab2, {"action": "subscribe", "channel": channel, "id": "t2"})
         members = request(watcher, {"action": "presence", "channel": channel, "id": "m"})

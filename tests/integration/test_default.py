@@ -15,7 +15,13 @@ from functions.default import app
 from switchboard import services
 from switchboard.lifecycle import Handshake
 from switchboard.store import SubscriptionModel
-from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake, load_event, make_token
+from tests.conftest import (
+    CONNECTED_AT_MS,
+    MANAGEMENT_ENDPOINT,
+    ManagementApiFake,
+    load_event,
+    make_token,
+)
 
 ME = "Fz1xWfAGIAMCKsA="
 
@@ -24,7 +30,7 @@ def connect_as(connection_id: str, user: str = "alice", **claims: Any) -> None:
     result = services.connector().connect(
         Handshake(
             connection_id=connection_id,
-            connected_at_ms=1795636800000,
+            connected_at_ms=CONNECTED_AT_MS,
             headers={},
             query={"token": make_token(user, **claims)},
         )
@@ -261,7 +267,7 @@ def test_publishing_too_fast_is_rate_limited(
     me: ManagementApiFake, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler = services.message_handler(MANAGEMENT_ENDPOINT)
-    monkeypatch.setattr(handler, "clock", lambda: 1795636800.5)
+    monkeypatch.setattr(handler, "clock", lambda: CONNECTED_AT_MS / 1000 + 0.5)
     monkeypatch.setattr(handler, "settings", handler.settings.__class__(publish_rate_limit=3))
     for n in range(3):
         send(
@@ -277,7 +283,7 @@ def test_publishing_too_fast_is_rate_limited(
         "message": "more than 3 publishes per second",
     }
     # the next second opens a new window
-    monkeypatch.setattr(handler, "clock", lambda: 1795636801.1)
+    monkeypatch.setattr(handler, "clock", lambda: CONNECTED_AT_MS / 1000 + 1.1)
     send({"action": "publish", "channel": "room:a", "data": 4, "id": "next"}, ctx=lambda_context)
     assert last_reply(me)["type"] == "ack"
     assert last_reply(me)["seq"] == 4

@@ -8,7 +8,7 @@ from functions.disconnect import app
 from switchboard import services
 from switchboard.lifecycle import Handshake
 from switchboard.store import ConnectionModel, SubscriptionModel
-from tests.conftest import load_event, make_token
+from tests.conftest import CONNECTED_AT_MS, load_event, make_token
 
 ME = "Fz1xWfAGIAMCKsA="
 
@@ -20,7 +20,7 @@ def test_disconnect_deletes_the_connection_and_every_subscription(
     services.connector().connect(
         Handshake(
             connection_id=ME,
-            connected_at_ms=1795636800000,
+            connected_at_ms=CONNECTED_AT_MS,
             headers={},
             query={"token": make_token()},
         )
@@ -28,7 +28,7 @@ def test_disconnect_deletes_the_connection_and_every_subscription(
     services.connector().connect(
         Handshake(
             connection_id="OTHERxxxxxxxxx=",
-            connected_at_ms=1795636800000,
+            connected_at_ms=CONNECTED_AT_MS,
             headers={},
             query={"token": make_token("bob")},
         )

@@ -10,7 +10,13 @@ from functions.default import app as default_app
 from functions.disconnect import app as disconnect_app
 from switchboard import services
 from switchboard.lifecycle import Handshake
-from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake, load_event, make_token
+from tests.conftest import (
+    CONNECTED_AT_MS,
+    MANAGEMENT_ENDPOINT,
+    ManagementApiFake,
+    load_event,
+    make_token,
+)
 
 ME = "Fz1xWfAGIAMCKsA="
 
@@ -30,7 +36,7 @@ def test_operation_counts_per_request_path(
         services.connector().connect(
             Handshake(
                 connection_id=connection_id,
-                connected_at_ms=1795636800000,
+                connected_at_ms=CONNECTED_AT_MS,
                 headers={},
                 query={"token": make_token(f"u{n}")},
             )
@@ -61,7 +67,7 @@ def test_operation_counts_per_request_path(
 
     ddb_calls.clear()
     handler = services.message_handler(MANAGEMENT_ENDPOINT)
-    handler.clock = lambda: 1795636800.2
+    handler.clock = lambda: CONNECTED_AT_MS / 1000 + 0.2
     _frame({"action": "publish", "channel": "room:big", "data": 1}, lambda_context)
     # connection, rate window opened (a failed conditional update, then a set), seq,
     # history (put + eviction in one batch), subscribers
@@ -75,7 +81,7 @@ def test_operation_counts_per_request_path(
     ]
     assert management.replies(ME)[-1]["delivered"] == n_subscribers + 1
 
-    handler.clock = lambda: 1795636800.7
+    handler.clock = lambda: CONNECTED_AT_MS / 1000 + 0.7
     ddb_calls.clear()
     _frame({"action": "publish", "channel": "room:big", "data": 3}, lambda_context)
     # inside an open rate window: one update counts the publish

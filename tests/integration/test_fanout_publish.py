@@ -9,7 +9,7 @@ from functions.default import app
 from switchboard import services
 from switchboard.lifecycle import Handshake
 from switchboard.store import ConnectionModel, SubscriptionModel
-from tests.conftest import ManagementApiFake, load_event, make_token
+from tests.conftest import CONNECTED_AT_MS, ManagementApiFake, load_event, make_token
 
 PUBLISHER = "PUBLISHERxxxxxx="
 
@@ -18,7 +18,7 @@ def _connect(connection_id: str, user: str) -> None:
     result = services.connector().connect(
         Handshake(
             connection_id=connection_id,
-            connected_at_ms=1795636800000,
+            connected_at_ms=CONNECTED_AT_MS,
             headers={},
             query={"token": make_token(user)},
         )

@@ -18,7 +18,13 @@ from switchboard import queueing, services
 from switchboard.lifecycle import Handshake
 from switchboard.queueing import FanoutBatch
 from switchboard.store import SubscriptionModel
-from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake, load_event, make_token
+from tests.conftest import (
+    CONNECTED_AT_MS,
+    MANAGEMENT_ENDPOINT,
+    ManagementApiFake,
+    load_event,
+    make_token,
+)
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/fanout"
 PUBLISHER = "PUBLISHERxxxxxx="
@@ -46,7 +52,7 @@ def _connect(connection_id: str, user: str) -> None:
     result = services.connector().connect(
         Handshake(
             connection_id=connection_id,
-            connected_at_ms=1795636800000,
+            connected_at_ms=CONNECTED_AT_MS,
             headers={},
             query={"token": make_token(user)},
         )

@@ -6,7 +6,7 @@ import pytest
 
 from switchboard import services
 from switchboard.store import PresenceModel
-from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake
+from tests.conftest import CONNECTED_AT_MS, MANAGEMENT_ENDPOINT, ManagementApiFake
 from tests.integration.test_recovery import connect, disconnect, frames, send
 
 ROOM = "presence-room:1"
@@ -120,7 +120,7 @@ def test_a_too_large_presence_claim_is_refused(aws: None) -> None:
     result = services.connector().connect(
         Handshake(
             connection_id=A1,
-            connected_at_ms=1795636800000,
+            connected_at_ms=CONNECTED_AT_MS,
             headers={},
             query={"token": make_token("alice", presence={"bio": "x" * 2000})},
         )

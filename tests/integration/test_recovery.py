@@ -11,7 +11,14 @@ from functions.default import app
 from functions.disconnect import app as disconnect_app
 from switchboard import services
 from switchboard.lifecycle import Handshake
-from tests.conftest import CONTEXT, MANAGEMENT_ENDPOINT, ManagementApiFake, load_event, make_token
+from tests.conftest import (
+    CONNECTED_AT_MS,
+    CONTEXT,
+    MANAGEMENT_ENDPOINT,
+    ManagementApiFake,
+    load_event,
+    make_token,
+)
 
 ALICE_1, ALICE_2, BOB = "ALICExxxxxxxxx1=", "ALICExxxxxxxxx2=", "BOBxxxxxxxxxxxx="
 
@@ -20,7 +27,7 @@ def connect(connection_id: str, user: str, **claims: Any) -> None:
     result = services.connector().connect(
         Handshake(
             connection_id=connection_id,
-            connected_at_ms=1795636800000,
+            connected_at_ms=CONNECTED_AT_MS,
             headers={},
             query={"token": make_token(user, **claims)},
         )
