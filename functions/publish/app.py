@@ -1,12 +1,19 @@
-"""Server-side publish (HTTP API): ``POST /publish``, ``POST /users/{userId}/messages``."""
+"""Server-side publish (HTTP API): ``POST /publish``, ``POST /users/{userId}/messages``.
+
+The HTTP API has exactly these two routes and names the matched one in ``routeKey``
+(with ``userId`` in ``pathParameters``), so the handler dispatches on it directly
+rather than loading a path-matching resolver on the cold path.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import server_publish, services
@@ -18,11 +25,11 @@ logger = Logger()
 tracer = handler_tracer()  # no X-Ray SDK import when tracing is off
 copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
 services.settings()
-app = APIGatewayHttpResolver()
 
 STATUS = {
     "bad_request": 400,
     "forbidden": 403,
+    "conflict": 409,
     "payload_too_large": 413,
     "rate_limited": 429,
     "unknown_action": 404,
@@ -30,29 +37,25 @@ STATUS = {
 }
 
 
-def _error(status: int, code: str, message: str) -> Response[Any]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body={"code": code, "message": message},
-    )
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body, separators=(",", ":")),
+    }
 
 
-@app.exception_handler(AuthError)  # type: ignore[untyped-decorator]
-def refused(exc: AuthError) -> Response[Any]:
-    """401 for a missing or bad credential."""
-    return _error(exc.status, "unauthorized", exc.reason)
+def _error(status: int, code: str, message: str) -> dict[str, Any]:
+    return _response(status, {"code": code, "message": message})
 
 
-@app.exception_handler(ProtocolError)  # type: ignore[untyped-decorator]
-def bad_request(exc: ProtocolError) -> Response[Any]:
-    """A typed error: 400, 403, 413 ..."""
-    status = 403 if isinstance(exc, ForbiddenError) else STATUS.get(exc.code, 400)
-    return _error(status, exc.code, exc.message)
-
-
-def _serve(route: str, user_id: str | None, run: Any) -> dict[str, Any]:
-    event = app.current_event
+def _serve(
+    event: APIGatewayProxyEventV2,
+    context: LambdaContext,
+    route: str,
+    user_id: str | None,
+    run: Callable[[Any, dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
     headers = event.headers
     caller = server_publish.authorize(headers, services.verifier_source().get())
     logger.append_keys(user_id=caller.name)
@@ -60,8 +63,7 @@ def _serve(route: str, user_id: str | None, run: Any) -> dict[str, Any]:
     key = server_publish.idempotency_key(headers)
 
     def action() -> dict[str, Any]:
-        result: dict[str, Any] = run(caller, request)
-        return result
+        return run(caller, request)
 
     if key is None:
         return action()
@@ -69,36 +71,55 @@ def _serve(route: str, user_id: str | None, run: Any) -> dict[str, Any]:
         "key": f"{caller.name}:{route}:{user_id or ''}:{key}",
         "request": {"route": route, "user": user_id, "body": request},
     }
-    runner = services.idempotent_runner()
-    runner.register(app.lambda_context)
+    runner = services.idempotent_runner()  # Powertools idempotency: loaded on first use
+    runner.register(context)
     return runner(operation, action)
 
 
-@app.post("/publish")
-def publish() -> dict[str, Any]:
-    """Publish to one or many channels."""
+def publish(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+    """``POST /publish``: one channel, many channels, or a batch."""
     realtime = services.realtime(services.configured_endpoint())
     return _serve(
+        event,
+        context,
         "publish",
         None,
         lambda caller, request: server_publish.run_publish(realtime, caller, request),
     )
 
 
-@app.post("/users/<user_id>/messages")
-def user_messages(user_id: str) -> dict[str, Any]:
-    """Send to every connection of one user."""
+def user_messages(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+    """``POST /users/{userId}/messages``: every connection of one user."""
+    user_id = event.path_parameters.get("userId", "")
     realtime = services.realtime(services.configured_endpoint())
     return _serve(
+        event,
+        context,
         "user",
         user_id,
         lambda caller, request: server_publish.run_user_message(realtime, caller, user_id, request),
     )
 
 
+ROUTES: dict[str, Callable[[APIGatewayProxyEventV2, LambdaContext], dict[str, Any]]] = {
+    "POST /publish": publish,
+    "POST /users/{userId}/messages": user_messages,
+}
+
+
 @logger.inject_lambda_context(log_event=False, clear_state=True)  # headers hold a credential
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Route the HTTP API request."""
-    return app.resolve(event, context)
+@event_source(data_class=APIGatewayProxyEventV2)
+def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+    """Answer the HTTP API request: 200 with the result, or a typed error."""
+    route = ROUTES.get(event.route_key)
+    if route is None:
+        return _error(404, "not_found", f"no route {event.route_key!r}")
+    try:
+        return _response(200, route(event, context))
+    except AuthError as exc:  # 401 for a missing or bad credential
+        return _error(exc.status, "unauthorized", exc.reason)
+    except ProtocolError as exc:  # 400, 403, 409, 413 ...
+        status = 403 if isinstance(exc, ForbiddenError) else STATUS.get(exc.code, 400)
+        return _error(status, exc.code, exc.message)

@@ -171,3 +171,36 @@ def test_the_layer_publish_function(subscribers: ManagementApiFake) -> None:
     result = publish("room:lobby", {"from": "a job"})
     assert (result.seq, result.report.delivered) == (1, 2)
     assert messages(subscribers, BOB)[0]["from"] == "server"
+
+
+def test_a_retry_while_the_first_request_runs_gets_409(
+    subscribers: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from switchboard import server_publish
+
+    real = server_publish.run_publish
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def slow_publish(*args: Any) -> dict[str, Any]:
+        # the client times out and retries while the first request is still running
+        answers.append(call({"channel": "room:lobby", "data": 1}, token=SERVER, key="k-1"))
+        return real(*args)
+
+    monkeypatch.setattr(server_publish, "run_publish", slow_publish)
+    first = call({"channel": "room:lobby", "data": 1}, token=SERVER, key="k-1")
+    monkeypatch.setattr(server_publish, "run_publish", real)
+    [(status, body)] = answers
+    assert (status, body["code"]) == (409, "conflict")
+    assert "retry" in body["message"]
+    assert first[0] == 200
+    assert call({"channel": "room:lobby", "data": 1}, token=SERVER, key="k-1") == first
+    assert len(messages(subscribers, ALICE)) == 1
+
+
+def test_an_unknown_route_is_404(subscribers: ManagementApiFake) -> None:
+    request = load_event("publish")
+    request["routeKey"] = "GET /publish"
+    response = app.lambda_handler(request, CONTEXT)
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["code"] == "not_found"
+    assert response["headers"]["Content-Type"] == "application/json"

@@ -52,7 +52,7 @@ class FakeSqs:
 
 
 def overflow(sqs: FakeSqs, threshold: int = 10, batch_size: int = 4) -> SqsOverflow:
-    return SqsOverflow(sqs, "url", ENDPOINT, threshold=threshold, batch_size=batch_size)
+    return SqsOverflow(lambda: sqs, "url", ENDPOINT, threshold=threshold, batch_size=batch_size)
 
 
 def test_a_batch_round_trips_byte_for_byte() -> None:
@@ -285,3 +285,17 @@ def test_the_powertools_tracer_when_tracing_is_on(monkeypatch: pytest.MonkeyPatc
     assert isinstance(tracing.handler_tracer(), Tracer)
     assert tracing.tracing_disabled({"POWERTOOLS_TRACE_DISABLED": "1"})
     assert not tracing.tracing_disabled({})
+
+
+def test_the_sqs_client_is_made_on_the_first_send_only() -> None:
+    made: list[FakeSqs] = []
+
+    def client() -> FakeSqs:
+        made.append(FakeSqs())
+        return made[-1]
+
+    queue = SqsOverflow(client, "url", ENDPOINT, threshold=2, batch_size=2)
+    assert made == []  # a publish below the threshold never pays for an SQS client
+    queue.enqueue(["a=", "b=", "c="], b"{}")
+    assert len(made) == 1
+    assert [len(entries) for entries in made[0].calls] == [2]

@@ -89,6 +89,12 @@ class PayloadTooLargeError(ProtocolError):
     code = "payload_too_large"
 
 
+class ConflictError(ProtocolError):
+    """A server-side publish whose ``Idempotency-Key`` is still running (HTTP 409)."""
+
+    code = "conflict"
+
+
 class RateLimitedError(ProtocolError):
     """The connection publishes faster than its limit."""
 

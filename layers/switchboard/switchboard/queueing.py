@@ -100,7 +100,7 @@ class SqsOverflow:
 
     def __init__(
         self,
-        client: Any,
+        client: Callable[[], Any],
         queue_url: str,
         endpoint: str,
         *,
@@ -109,7 +109,7 @@ class SqsOverflow:
         generation: int = 0,
         delay_seconds: int = 0,
     ) -> None:
-        self._client = client
+        self._client = client  # called on the first send: no SQS client on the cold path
         self.queue_url = queue_url
         self.endpoint = endpoint
         self.threshold = threshold
@@ -156,7 +156,7 @@ class SqsOverflow:
         entries = {str(n): message for n, message in enumerate(messages)}
         for _attempt in range(2):
             try:
-                response = self._client.send_message_batch(
+                response = self._client().send_message_batch(
                     QueueUrl=self.queue_url,
                     Entries=[
                         {"Id": key, "MessageBody": body, "DelaySeconds": self._delay}

@@ -18,7 +18,7 @@ from typing import Any
 
 from switchboard.auth import Identity, TokenVerifier
 from switchboard.channels import check_allowed, validate_channel
-from switchboard.errors import BadRequestError, ForbiddenError, UnauthorizedError
+from switchboard.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
 from switchboard.realtime import Realtime
 
 PUBLISH_SCOPE = "publish"
@@ -178,6 +178,7 @@ class IdempotentRunner:
     def __call__(self, operation: dict[str, Any], action: Operation) -> dict[str, Any]:
         """Run ``action`` unless ``operation["key"]`` ran before; then answer as it did."""
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
             IdempotencyValidationError,
         )
 
@@ -187,6 +188,10 @@ class IdempotentRunner:
         except IdempotencyValidationError:
             raise BadRequestError(
                 "this Idempotency-Key was used with a different request"
+            ) from None
+        except IdempotencyAlreadyInProgressError:
+            raise ConflictError(
+                "a request with this Idempotency-Key is still running; retry shortly"
             ) from None
         finally:
             self._pending.pop(operation["key"], None)

@@ -11,22 +11,21 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from switchboard.actions import MessageHandler
 from switchboard.config import Settings
 from switchboard.errors import ConfigurationError
-from switchboard.fanout import Fanout, FanoutReport
-from switchboard.realtime import Realtime
-from switchboard.sender import Sender, clear_clients, management_endpoint
 from switchboard.store import Store
-from switchboard.telemetry import record_publish
 
+# Each handler imports only what its route needs: $connect never loads the fan-out,
+# the frame handler or PyJWT's callers below until they are asked for.
 if TYPE_CHECKING:
-    from switchboard.server_publish import IdempotentRunner
-
-if TYPE_CHECKING:
+    from switchboard.actions import MessageHandler
     from switchboard.auth import VerifierSource
+    from switchboard.fanout import Fanout, FanoutReport
     from switchboard.lifecycle import Connector
     from switchboard.queueing import BatchWorker, SqsOverflow
+    from switchboard.realtime import Realtime
+    from switchboard.sender import Sender
+    from switchboard.server_publish import IdempotentRunner
 
 
 @cache
@@ -60,6 +59,8 @@ def connector() -> Connector:
 
 def endpoint_for(api_id: str, stage: str) -> str:
     """The Management API endpoint of this API's stage (or the configured override)."""
+    from switchboard.sender import management_endpoint
+
     config = settings()
     return management_endpoint(config.management_endpoint, api_id, config.region, stage)
 
@@ -86,6 +87,8 @@ def sender(endpoint: str) -> Sender:
         return DeliveryEngine.for_endpoint(
             endpoint, config.region, pool_size=config.fanout_concurrency
         )
+    from switchboard.sender import Sender
+
     return Sender.for_endpoint(endpoint, config.region, pool_size=config.fanout_concurrency)
 
 
@@ -105,7 +108,7 @@ def overflow(endpoint: str) -> SqsOverflow | None:
     from switchboard.queueing import SqsOverflow
 
     return SqsOverflow(
-        sqs(),
+        sqs,
         config.fanout_queue_url,
         endpoint,
         threshold=config.fanout_queue_threshold,
@@ -128,7 +131,7 @@ def batch_worker() -> BatchWorker:
 
     def requeue(batch: FanoutBatch, delay_seconds: int) -> FanoutReport:
         queue = SqsOverflow(
-            sqs(),
+            sqs,
             config.fanout_queue_url or "",
             batch.endpoint,
             threshold=len(batch.connection_ids),
@@ -144,6 +147,10 @@ def batch_worker() -> BatchWorker:
 @cache
 def realtime(endpoint: str) -> Realtime:
     """Channels, history and presence, delivering through ``endpoint``."""
+    from switchboard.fanout import Fanout
+    from switchboard.realtime import Realtime
+    from switchboard.telemetry import record_publish
+
     config = settings()
     out = sender(endpoint)
 
@@ -178,6 +185,8 @@ def idempotent_runner() -> IdempotentRunner:
 @cache
 def message_handler(endpoint: str) -> MessageHandler:
     """The ``$default`` frame handler delivering through ``endpoint``."""
+    from switchboard.actions import MessageHandler
+
     return MessageHandler(realtime=realtime(endpoint), sender=sender(endpoint), settings=settings())
 
 
@@ -196,6 +205,8 @@ def reset() -> None:
         batch_worker,
     ):
         factory.cache_clear()
+    from switchboard.sender import clear_clients
+
     clear_clients()
     from switchboard.delivery import clear_engines
 
