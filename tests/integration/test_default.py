@@ -253,7 +253,7 @@ def test_a_payload_just_under_the_limit_is_published(
     me: ManagementApiFake, lambda_context: Any
 ) -> None:
     send({"action": "subscribe", "channel": "room:big"}, ctx=lambda_context)
-    data = "x" * (128 * 1024 - 120)
+    data = "x" * (128 * 1024 - 150)
     send(
         {"action": "publish", "channel": "room:big", "data": data, "id": "big"}, ctx=lambda_context
     )

@@ -214,3 +214,24 @@ def test_dynamodb_operations_of_a_resume(two: ManagementApiFake, ddb_calls: list
     # connection, position, the missed messages, pending subscription, go live (transaction)
     assert ddb_calls == ["GetItem", "GetItem", "Query", "PutItem", "TransactWriteItems"]
     assert [m["seq"] for m in messages(two, ALICE_1)] == [3, 4, 5]
+
+
+def test_messages_carry_the_epoch_a_subscriber_of_an_empty_channel_lacks(
+    two: ManagementApiFake,
+) -> None:
+    send(ALICE_1, {"action": "subscribe", "channel": "room:new", "id": "s"})
+    ack = frames(two, ALICE_1)[-1]
+    assert (ack["epoch"], ack["seq"]) == (None, 0)  # no message yet: no epoch yet
+    send(BOB, {"action": "publish", "channel": "room:new", "data": 1, "id": "p"})
+    epoch = frames(two, BOB)[-1]["epoch"]
+    assert isinstance(epoch, str)
+    [message] = messages(two, ALICE_1)
+    assert (message["seq"], message["epoch"]) == (1, epoch)
+    # the replayed copy of a kept message is the frame that went out live, epoch included
+    disconnect(ALICE_1)
+    send(BOB, {"action": "publish", "channel": "room:new", "data": 2})
+    connect(ALICE_2, "alice")
+    send(ALICE_2, {"action": "subscribe", "channel": "room:new", "since": 1, "epoch": epoch})
+    [replayed] = messages(two, ALICE_2)
+    assert (replayed["seq"], replayed["epoch"], replayed["data"]) == (2, epoch, 2)
+    assert frames(two, ALICE_2)[-1]["recovered"] is True

@@ -50,11 +50,12 @@ def test_replies_have_the_contract_shapes() -> None:
         "message": "no",
     }
     assert protocol.pong(None, "c=") == {"type": "pong", "connectionId": "c="}
-    assert protocol.message("ch", {"a": 1}, 4, "u", 99) == {
+    assert protocol.message("ch", {"a": 1}, 4, "u", 99, "E1") == {
         "type": "message",
         "channel": "ch",
         "data": {"a": 1},
         "seq": 4,
+        "epoch": "E1",
         "from": "u",
         "ts": 99,
     }

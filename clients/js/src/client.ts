@@ -874,6 +874,9 @@ export class SwitchboardClient {
         const channel = this.channels.get(frame.channel);
         if (!channel) return; // not (or no longer) subscribed here
         const update = channel.cursor.receive(frame);
+        if (update.reset) {
+          this.emit("reset", { channel: channel.name, epoch: channel.cursor.epoch, seq: channel.cursor.seq });
+        }
         this.deliver(channel, update.deliver);
         if (update.recover) this.recover(channel);
         return;

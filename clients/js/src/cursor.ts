@@ -23,7 +23,7 @@ export const DEFAULT_MAX_HELD = 1000;
 export class ChannelCursor {
   /** The last `seq` delivered (or acknowledged as the top), `undefined` before any. */
   seq: number | undefined;
-  /** The channel's epoch as last seen in a subscribe ack. */
+  /** The channel's epoch as last seen in a subscribe ack or a message. */
   epoch: string | undefined;
   /** A subscribe with `since` is in flight: further gaps wait for its ack. */
   recovering = false;
@@ -43,6 +43,17 @@ export class ChannelCursor {
 
   /** Take in a live or replayed message. */
   receive(message: Message): CursorUpdate {
+    const epoch = typeof message.epoch === "string" && message.epoch !== "" ? message.epoch : undefined;
+    if (epoch !== undefined && this.epoch !== undefined && epoch !== this.epoch) {
+      // The channel's history was reset while we listened: its seq started over, so this is
+      // not a duplicate. Follow the new epoch from here and let the application reload.
+      this.epoch = epoch;
+      this.held.clear();
+      this.recovering = false;
+      this.seq = message.seq;
+      return { deliver: [message], recover: false, reset: true };
+    }
+    if (epoch !== undefined && this.epoch === undefined) this.epoch = epoch; // first message seen
     if (this.seq === undefined) {
       this.seq = message.seq;
       return { deliver: [message, ...this.drain()], recover: false, reset: false };

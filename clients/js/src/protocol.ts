@@ -21,6 +21,8 @@ export interface Message<T = unknown> {
   channel: string;
   data: T;
   seq: number;
+  /** The channel's epoch: it changes only when the channel's history was reset. */
+  epoch?: string;
   from?: string;
   ts?: number;
 }

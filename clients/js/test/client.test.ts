@@ -404,6 +404,22 @@ describe("subscriptions and recovery", () => {
     assert.deepEqual(got, [51]);
   });
 
+  it("raises `reset` and keeps delivering when a live message shows a new epoch", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const resets: unknown[] = [];
+    h.client.on("reset", (event) => resets.push(event));
+    const got: number[] = [];
+    await subscribed(socket, () => h.client.subscribe("room", (m) => got.push(m.seq)), { epoch: "e1", seq: 3 });
+    socket.receive({ type: "message", channel: "room", data: 4, seq: 4, epoch: "e1" });
+    // The channel's history was reset: seq starts over under a new epoch. Not duplicates.
+    socket.receive({ type: "message", channel: "room", data: 1, seq: 1, epoch: "e2" });
+    socket.receive({ type: "message", channel: "room", data: 2, seq: 2, epoch: "e2" });
+    assert.deepEqual(got, [4, 1, 2]);
+    assert.deepEqual(resets, [{ channel: "room", epoch: "e2", seq: 1 }]);
+    assert.equal(socket.frames("subscribe").length, 1, "no recovery asked for");
+  });
+
   it("recovers a gap in live messages by resubscribing with since and epoch", async () => {
     const h = harness();
     const socket = await connected(h);

@@ -71,6 +71,28 @@ describe("ChannelCursor", () => {
     assert.deepEqual(cursor.position(), { since: 5, epoch: "e2" });
   });
 
+  it("learns the epoch from the first message when the channel had none at subscribe", () => {
+    const cursor = new ChannelCursor();
+    cursor.acknowledge(ack({ epoch: null as unknown as string, seq: 0 }), {});
+    assert.equal(cursor.epoch, undefined);
+    assert.deepEqual(seqs(cursor.receive({ ...msg(1), epoch: "e1" }).deliver), [1]);
+    assert.deepEqual(cursor.position(), { since: 1, epoch: "e1" });
+  });
+
+  it("follows an epoch change in a live message instead of dropping the restarted seq", () => {
+    const cursor = new ChannelCursor();
+    cursor.acknowledge(ack({ epoch: "e1", seq: 7 }), {});
+    cursor.receive({ ...msg(9), epoch: "e1" }); // a gap: 9 is held
+    const update = cursor.receive({ ...msg(1), epoch: "e2" });
+    assert.equal(update.reset, true);
+    assert.equal(update.recover, false);
+    assert.deepEqual(seqs(update.deliver), [1]);
+    assert.deepEqual(cursor.position(), { since: 1, epoch: "e2" });
+    // the held message of the old epoch is gone; the new epoch goes on
+    assert.deepEqual(seqs(cursor.receive({ ...msg(2), epoch: "e2" }).deliver), [2]);
+    assert.deepEqual(seqs(cursor.receive({ ...msg(2), epoch: "e2" }).deliver), []);
+  });
+
   it("bounds the messages held back during a gap", () => {
     const cursor = new ChannelCursor(2);
     cursor.acknowledge(ack({ seq: 0 }), {});

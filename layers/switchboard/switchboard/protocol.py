@@ -18,6 +18,7 @@ MAX_ID_LENGTH = 128
 # The widest values a message's numeric fields can take, for the size check.
 _WIDEST_SEQ = 2**53
 _WIDEST_TS = 10**13 - 1
+_WIDEST_EPOCH = "e" * 16  # store.new_epoch() makes 12 characters
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,20 @@ def pong(frame_id: str | None, connection_id: str) -> dict[str, Any]:
     return reply
 
 
-def message(channel: str, data: Any, seq: int, sender: str, ts: int) -> dict[str, Any]:
-    """A ``message`` frame as every subscriber receives it."""
+def message(channel: str, data: Any, seq: int, sender: str, ts: int, epoch: str) -> dict[str, Any]:
+    """A ``message`` frame as every subscriber receives it.
+
+    It carries the channel's ``epoch`` so that a client that subscribed before the
+    channel's first message (an ack with no epoch) learns it, and one whose channel
+    history was reset while it listened sees the change instead of taking the
+    restarted ``seq`` for duplicates.
+    """
     return {
         "type": "message",
         "channel": channel,
         "data": data,
         "seq": seq,
+        "epoch": epoch,
         "from": sender,
         "ts": ts,
     }
@@ -121,7 +129,7 @@ def check_message_size(channel: str, data: Any, sender: str) -> None:
     ``seq`` is spent, so a message that passes always fits.
     """
     try:
-        size = len(encode(message(channel, data, _WIDEST_SEQ, sender, _WIDEST_TS)))
+        size = len(encode(message(channel, data, _WIDEST_SEQ, sender, _WIDEST_TS, _WIDEST_EPOCH)))
     except (TypeError, ValueError):
         raise BadRequestError("'data' must be JSON") from None
     if size > MAX_FRAME_BYTES:

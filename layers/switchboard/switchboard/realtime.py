@@ -119,7 +119,9 @@ class Realtime:
         protocol.check_message_size(channel, data, sender)
         now_ms = int(self.clock() * 1000)
         position = self.store.next_seq(channel)
-        frame = protocol.encode(protocol.message(channel, data, position.seq, sender, now_ms))
+        frame = protocol.encode(
+            protocol.message(channel, data, position.seq, sender, now_ms, position.epoch or "")
+        )
         self.store.append_history(
             channel,
             position.seq,
