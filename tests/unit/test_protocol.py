@@ -50,7 +50,7 @@ def test_replies_have_the_contract_shapes() -> None:
         "message": "no",
     }
     assert protocol.pong(None, "c=") == {"type": "pong", "connectionId": "c="}
-    assert protocol.message("ch", {"a": 1}, 4, "u", 99, "E1") == {
+    assert protocol.message("ch", {"a": 1}, 4, "u", 99, epoch="E1") == {
         "type": "message",
         "channel": "ch",
         "data": {"a": 1},

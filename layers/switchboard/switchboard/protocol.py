@@ -103,7 +103,9 @@ def pong(frame_id: str | None, connection_id: str) -> dict[str, Any]:
     return reply
 
 
-def message(channel: str, data: Any, seq: int, sender: str, ts: int, epoch: str) -> dict[str, Any]:
+def message(
+    channel: str, data: Any, seq: int, sender: str, ts: int, *, epoch: str
+) -> dict[str, Any]:
     """A ``message`` frame as every subscriber receives it.
 
     It carries the channel's ``epoch`` so that a client that subscribed before the
@@ -129,7 +131,9 @@ def check_message_size(channel: str, data: Any, sender: str) -> None:
     ``seq`` is spent, so a message that passes always fits.
     """
     try:
-        size = len(encode(message(channel, data, _WIDEST_SEQ, sender, _WIDEST_TS, _WIDEST_EPOCH)))
+        size = len(
+            encode(message(channel, data, _WIDEST_SEQ, sender, _WIDEST_TS, epoch=_WIDEST_EPOCH))
+        )
     except (TypeError, ValueError):
         raise BadRequestError("'data' must be JSON") from None
     if size > MAX_FRAME_BYTES:

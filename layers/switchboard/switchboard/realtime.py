@@ -120,7 +120,9 @@ class Realtime:
         now_ms = int(self.clock() * 1000)
         position = self.store.next_seq(channel)
         frame = protocol.encode(
-            protocol.message(channel, data, position.seq, sender, now_ms, position.epoch or "")
+            protocol.message(
+                channel, data, position.seq, sender, now_ms, epoch=position.epoch or ""
+            )
         )
         self.store.append_history(
             channel,
