@@ -276,12 +276,15 @@ B3_CODE = {
         "services.realtime('https://abc123defg.execute-api.us-east-1.amazonaws.com/dev')"
     ),
 }
+# Peak RSS from /proc/self/status (VmHWM, this process's own memory): getrusage's
+# ru_maxrss survives fork and exec, so a child would report the parent's peak if larger.
 B3_WRAPPER = (
-    "import time, resource\n"
+    "import time\n"
     "started = time.perf_counter()\n"
     "{code}\n"
     "elapsed = time.perf_counter() - started\n"
-    "print(elapsed * 1000, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+    "print(elapsed * 1000, int(hwm.split()[1]) / 1024)\n"
 )
 
 
