@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: lock help setup test lint typecheck template-check sam-build pytest unit integration e2e dev token clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m venv .tools/uv
