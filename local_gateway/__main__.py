@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import resource
 import signal
 import sys
@@ -12,13 +14,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_gateway.dynamodb import dynamodb_endpoint
+from local_gateway.dynamodb import create_tables, embedded_moto
 from local_gateway.eventlog import EventLog
 from local_gateway.reload import watch
 from local_gateway.server import Gateway
 from local_gateway.settings import Settings, function_environment, load_env_vars
+from local_gateway.sqs import EventSourcePoller, create_queues
 from local_gateway.static import DevPages
-from local_gateway.template import load_application
+from local_gateway.template import Application, load_application
 from local_gateway.workers import FunctionPool, Workers
 
 __all__ = ["main", "run"]
@@ -46,7 +49,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
 
-    with dynamodb_endpoint(settings.dynamodb_endpoint, app.tables) as dynamodb:
+    with contextlib.ExitStack() as resources:
+        app, backends = _backends(resources, settings, app)
+        dynamodb, moto = backends.dynamodb, backends.moto
         workers = Workers()
         root = settings.static_root or app.template_path.parent
         gateway = Gateway(
@@ -65,10 +70,12 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 settings,
                 management_endpoint=f"http://{base}",
                 dynamodb_endpoint=dynamodb,
+                sqs_endpoint=moto if app.queues else None,
             )
             workers.pools[name] = FunctionPool(
                 spec, environment, settings.workers_per_function, log.function_output
             )
+        pollers = _pollers(app, backends, workers=workers, log=log, settings=settings)
         listening = time.monotonic() - started
         if settings.prewarm:
             await workers.prewarm()
@@ -82,7 +89,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 log.event("RELOAD", "code changed", f"{shown}{more}", "workers recycled")
 
             watcher = asyncio.create_task(watch(app.source_dirs, reload))
-        _banner(log, settings, base=base, dynamodb=dynamodb, gateway=gateway)
+        for poller in pollers:
+            poller.start()
+        _banner(log, settings, base=base, dynamodb=dynamodb, gateway=gateway, sqs=moto)
         log.line(
             f"Ready in {time.monotonic() - started:.2f}s (listening after {listening:.2f}s): "
             f"ws://{base}"
@@ -93,12 +102,83 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             log.line("Stopping: closing connections and workers")
             if watcher is not None:
                 watcher.cancel()
+            await asyncio.gather(*(poller.close() for poller in pollers))
             await gateway.close()
             await workers.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Backends:
+    dynamodb: str
+    moto: str | None  # the embedded moto server, when one runs
+    queue_urls: dict[str, str]  # logical id -> URL
+
+
+def _backends(
+    resources: contextlib.ExitStack, settings: Settings, app: Application
+) -> tuple[Application, _Backends]:
+    """moto serves DynamoDB (unless DYNAMODB_ENDPOINT names another) and every SQS queue;
+    the tables and queues are created. The application is read again with the queues' local
+    URLs, for ``!Ref Queue`` and ``!GetAtt Queue.QueueUrl``."""
+    moto = None
+    if not settings.dynamodb_endpoint or app.queues:
+        moto = resources.enter_context(embedded_moto())
+    dynamodb = settings.dynamodb_endpoint or moto
+    assert dynamodb is not None
+    create_tables(dynamodb, app.tables)
+    queue_urls: dict[str, str] = {}
+    if moto is not None and app.queues:
+        app = load_application(settings.template, queue_endpoint=moto)
+        queue_urls = create_queues(
+            moto, app.queues, visibility_timeout=settings.sqs_visibility_timeout
+        )
+    return app, _Backends(dynamodb, moto, queue_urls)
+
+
+def _pollers(
+    app: Application,
+    backends: _Backends,
+    *,
+    workers: Workers,
+    log: EventLog,
+    settings: Settings,
+) -> list[EventSourcePoller]:
+    """An event source poller per enabled SQS event; at most MaximumConcurrency invocations
+    at once (and no more than the function's workers, so records never wait for one)."""
+    endpoint = backends.moto
+    if endpoint is None:
+        return []
+    queues = {queue.logical_id: queue for queue in app.queues}
+    pollers = []
+    for source in app.sqs_events:
+        if not source.enabled:
+            continue
+        concurrency = min(
+            source.maximum_concurrency or settings.workers_per_function,
+            settings.workers_per_function,
+        )
+        pollers.append(
+            EventSourcePoller(
+                source,
+                queue=queues[source.queue],
+                queue_url=backends.queue_urls[source.queue],
+                endpoint=endpoint,
+                pool=functools.partial(workers.__getitem__, source.function),
+                log=log,
+                concurrency=concurrency,
+            )
+        )
+    return pollers
+
+
 def _banner(
-    log: EventLog, settings: Settings, *, base: str, dynamodb: str, gateway: Gateway
+    log: EventLog,
+    settings: Settings,
+    *,
+    base: str,
+    dynamodb: str,
+    gateway: Gateway,
+    sqs: str | None,
 ) -> None:
     api = gateway.app.websocket_api
     shown = "localhost" if settings.host == "localhost" else _client_host(settings.host)
@@ -118,6 +198,19 @@ def _banner(
     ]
     for route in gateway.app.http_routes:
         lines.append(f"  HTTP         {route.route_key} -> {route.function}")
+    if sqs is not None and gateway.app.queues:
+        lines.append(
+            f"  SQS          {sqs} (embedded moto server), queues: "
+            + ", ".join(queue.name for queue in gateway.app.queues)
+        )
+    for source in gateway.app.sqs_events:
+        state = "" if source.enabled else "  [Enabled: false, not polled]"
+        lines.append(
+            f"  SQS events   {source.queue} -> {source.function} "
+            f"[batch {source.batch_size}, concurrency {source.maximum_concurrency or 'default'}"
+            f"{', ReportBatchItemFailures' if source.report_batch_item_failures else ''}]"
+            f"{state}"
+        )
     for function, kind in gateway.app.unserved_events:
         lines.append(f"  Not served   {kind} events of {function} (no local {kind})")
     if settings.idle_timeout != 600 or settings.max_duration != 7200:
@@ -147,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-duration", type=float, help="seconds (default: 7200)")
     parser.add_argument("--workers", type=int, dest="workers_per_function", help="per function")
     parser.add_argument("--env-vars", type=Path, help="a sam local --env-vars JSON file")
+    parser.add_argument(
+        "--sqs-visibility-timeout",
+        type=int,
+        help="seconds, for every queue (default: each queue's; $SQS_VISIBILITY_TIMEOUT)",
+    )
     parser.add_argument("--static-root", type=Path, help="the directory holding clients/")
     parser.add_argument("--no-watch", action="store_false", dest="watch", default=None)
     parser.add_argument("--no-prewarm", action="store_false", dest="prewarm", default=None)

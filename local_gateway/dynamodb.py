@@ -2,7 +2,8 @@
 
 The tables are the template's own ``AWS::DynamoDB::Table`` definitions (keys, indexes,
 TTL), named by their logical ids. Against a real endpoint (``DYNAMODB_ENDPOINT``, e.g.
-DynamoDB Local) existing tables are kept.
+DynamoDB Local) existing tables are kept. The same embedded server (:func:`embedded_moto`)
+serves the template's SQS queues (:mod:`local_gateway.sqs`), whatever DynamoDB is used.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from local_gateway.template import REGION, TableSpec
 
-__all__ = ["create_tables", "dynamodb_endpoint"]
+__all__ = ["create_tables", "dynamodb_endpoint", "embedded_moto"]
 
 
 def create_tables(endpoint: str, tables: Iterable[TableSpec]) -> None:
@@ -43,21 +44,27 @@ def create_tables(endpoint: str, tables: Iterable[TableSpec]) -> None:
 
 
 @contextlib.contextmanager
+def embedded_moto() -> Iterator[str]:
+    """moto's server in this process on a free port of 127.0.0.1: its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per call
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def dynamodb_endpoint(configured: str | None, tables: Iterable[TableSpec]) -> Iterator[str]:
     """The endpoint to use, with the tables created; an embedded moto server when not set."""
     if configured:
         create_tables(configured, tables)
         yield configured
         return
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per DynamoDB call
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+    with embedded_moto() as endpoint:
         create_tables(endpoint, tables)
         yield endpoint
-    finally:
-        server.stop()

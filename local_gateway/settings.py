@@ -26,6 +26,7 @@ ENV_HOST = "HOST"
 ENV_WS_SECRET = "WS_SECRET"  # noqa: S105 - a variable name
 ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"
 ENV_TEMPLATE = "TEMPLATE"
+ENV_SQS_VISIBILITY_TIMEOUT = "SQS_VISIBILITY_TIMEOUT"
 
 # Variables of the gateway's own environment that a function may see (the rest stays out).
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
@@ -48,6 +49,7 @@ class Settings:
     port: int = 3001
     ws_secret: str = DEFAULT_WS_SECRET
     dynamodb_endpoint: str | None = None
+    sqs_visibility_timeout: int | None = None  # overrides every queue's VisibilityTimeout
     idle_timeout: float = 600.0
     max_duration: float = 7200.0
     workers_per_function: int = 4
@@ -73,6 +75,8 @@ class Settings:
             values["ws_secret"] = os.environ[ENV_WS_SECRET]
         if os.environ.get(ENV_DYNAMODB_ENDPOINT):
             values["dynamodb_endpoint"] = os.environ[ENV_DYNAMODB_ENDPOINT]
+        if os.environ.get(ENV_SQS_VISIBILITY_TIMEOUT):
+            values["sqs_visibility_timeout"] = int(os.environ[ENV_SQS_VISIBILITY_TIMEOUT])
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
@@ -92,8 +96,13 @@ def function_environment(
     *,
     management_endpoint: str,
     dynamodb_endpoint: str,
+    sqs_endpoint: str | None = None,
 ) -> dict[str, str]:
-    """The ``os.environ`` of one function's workers, as Lambda would build it, made local."""
+    """The ``os.environ`` of one function's workers, as Lambda would build it, made local.
+
+    ``sqs_endpoint`` (the embedded SQS, when the template has queues) reaches boto3 and
+    botocore clients as ``AWS_ENDPOINT_URL_SQS``, the service-specific endpoint override.
+    """
     environment = {key: os.environ[key] for key in PASSED_THROUGH if key in os.environ}
     environment.update(
         {
@@ -125,6 +134,8 @@ def function_environment(
             "DYNAMODB_ENDPOINT": dynamodb_endpoint,
         }
     )
+    if sqs_endpoint is not None:
+        environment["AWS_ENDPOINT_URL_SQS"] = sqs_endpoint
     environment.update(settings.env_vars.get("Parameters", {}))
     environment.update(settings.env_vars.get(spec.name, {}))
     return environment

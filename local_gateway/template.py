@@ -4,12 +4,15 @@ The gateway never hard-codes a route or a function: everything comes from the te
 route or function added there works locally with no change here. CloudFormation's short tags
 (``!Ref``, ``!GetAtt``, ``!Sub``, ``!If``, ...) are parsed and resolved against parameter
 defaults and a fixed set of local pseudo parameters; a ``!Ref`` to a resource resolves to its
-logical id (the local table names are the logical ids).
+logical id (the local table names are the logical ids). An SQS queue's ``!Ref`` (its URL)
+resolves to its URL on the local SQS endpoint when one is given (``queue_endpoint``), else to
+its logical id.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +24,8 @@ __all__ = [
     "Application",
     "FunctionSpec",
     "HttpRoute",
+    "QueueSpec",
+    "SqsEventSource",
     "TableSpec",
     "TemplateError",
     "WebSocketApiSpec",
@@ -89,6 +94,35 @@ class TableSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class QueueSpec:
+    """An ``AWS::SQS::Queue``: its local name (``QueueName``, else the logical id) and the
+    ``CreateQueue`` attributes that matter locally; ``RedrivePolicy`` names the dead-letter
+    queue by its local ARN."""
+
+    logical_id: str
+    name: str
+    attributes: Mapping[str, str]
+
+    @property
+    def arn(self) -> str:
+        """The queue's ARN, as the embedded SQS names it."""
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SqsEventSource:
+    """An ``SQS`` event of a function: which queue, how many records per invocation, whether
+    the function reports partial batch failures, and its ``ScalingConfig.MaximumConcurrency``."""
+
+    function: str
+    queue: str  # the queue's logical id
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+    maximum_concurrency: int | None = None
+    enabled: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class Application:
     """Everything the gateway serves from one template."""
 
@@ -98,7 +132,9 @@ class Application:
     http_routes: tuple[HttpRoute, ...]
     tables: tuple[TableSpec, ...]
     source_dirs: tuple[Path, ...]  # code and layer directories, for hot reload
-    unserved_events: tuple[tuple[str, str], ...] = ()  # (function, event type), e.g. SQS
+    unserved_events: tuple[tuple[str, str], ...] = ()  # (function, event type), e.g. Schedule
+    queues: tuple[QueueSpec, ...] = ()
+    sqs_events: tuple[SqsEventSource, ...] = ()
 
 
 # ---------------------------------------------------------------- YAML with CloudFormation tags
@@ -142,8 +178,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 class _Resolver:
     """Evaluates intrinsic functions with local values."""
 
-    def __init__(self, template: Mapping[str, Any], stack_name: str) -> None:
+    def __init__(
+        self, template: Mapping[str, Any], stack_name: str, queue_endpoint: str | None = None
+    ) -> None:
         self.resources: Mapping[str, Any] = template.get("Resources") or {}
+        self.queue_endpoint = queue_endpoint
         self.conditions: Mapping[str, Any] = template.get("Conditions") or {}
         self.parameters: dict[str, Any] = {
             "AWS::Region": REGION,
@@ -169,23 +208,42 @@ class _Resolver:
                 return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
             if kind in ("AWS::Serverless::WebSocketApi", "AWS::ApiGatewayV2::Api"):
                 return LOCAL_API_ID
+            if kind == "AWS::SQS::Queue":
+                return self.queue_url(name)
             return name
         raise TemplateError(f"!Ref to an unknown name: {name}")
+
+    def queue_name(self, name: str) -> str:
+        """A queue's local name: its ``QueueName`` property, else its logical id."""
+        properties = self.resources[name].get("Properties") or {}
+        queue_name = properties.get("QueueName")
+        return str(self.resolve(queue_name)) if queue_name is not None else name
+
+    def queue_url(self, name: str) -> str:
+        """A queue's URL on the local SQS endpoint (as moto's server writes it), or its
+        logical id when no SQS runs (so that code can tell that no queue exists)."""
+        if self.queue_endpoint is None:
+            return name
+        return f"{self.queue_endpoint.rstrip('/')}/{ACCOUNT_ID}/{self.queue_name(name)}"
 
     def get_att(self, name: str, attribute: str) -> str:
         if name not in self.resources:
             raise TemplateError(f"!GetAtt of an unknown resource: {name}")
         kind = self.resources[name].get("Type", "")
+        if kind == "AWS::SQS::Queue":
+            if attribute == "Arn":
+                return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.queue_name(name)}"
+            if attribute == "QueueUrl":
+                return self.queue_url(name)
+            if attribute == "QueueName":
+                return self.queue_name(name)
         if attribute == "Arn":
             service = {
                 "AWS::DynamoDB::Table": f"dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}",
                 "AWS::Serverless::Function": f"lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
-                "AWS::SQS::Queue": f"sqs:{REGION}:{ACCOUNT_ID}:{name}",
                 "AWS::Logs::LogGroup": f"logs:{REGION}:{ACCOUNT_ID}:log-group:{name}",
             }.get(kind, f"local:{REGION}:{ACCOUNT_ID}:{name}")
             return f"arn:aws:{service}"
-        if attribute == "QueueUrl":
-            return name  # as !Ref: no SQS runs locally, so no URL (see load_application)
         return f"{name}.{attribute}"
 
     def condition(self, name: str) -> bool:
@@ -381,18 +439,80 @@ def _table_spec(name: str, properties: Mapping[str, Any]) -> TableSpec:
     )
 
 
-def load_application(template_path: Path, stack_name: str = "switchboard-local") -> Application:
-    """Read ``template_path`` (relative paths in it are relative to its directory)."""
+# CreateQueue attributes taken from an AWS::SQS::Queue's properties (encryption and policies
+# do not matter locally).
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "ReceiveMessageWaitTimeSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+
+
+def _queue_spec(name: str, resolver: _Resolver, properties: Mapping[str, Any]) -> QueueSpec:
+    attributes: dict[str, str] = {}
+    for key in _QUEUE_ATTRIBUTES:
+        if key in properties:
+            value = properties[key]
+            attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    redrive = properties.get("RedrivePolicy")
+    if redrive:
+        if isinstance(redrive, str):
+            redrive = json.loads(redrive)
+        attributes["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": str(redrive["deadLetterTargetArn"]),
+                "maxReceiveCount": int(redrive["maxReceiveCount"]),
+            }
+        )
+    return QueueSpec(logical_id=name, name=resolver.queue_name(name), attributes=attributes)
+
+
+def _sqs_event(
+    function: str, raw: Mapping[str, Any], properties: Mapping[str, Any], resolver: _Resolver
+) -> SqsEventSource:
+    queue = _referenced_name(raw.get("Queue"))
+    if queue is None or (resolver.resources.get(queue) or {}).get("Type") != "AWS::SQS::Queue":
+        raise TemplateError(f"{function}: an SQS event's Queue must reference an AWS::SQS::Queue")
+    scaling = properties.get("ScalingConfig") or {}
+    maximum = scaling.get("MaximumConcurrency")
+    return SqsEventSource(
+        function=function,
+        queue=queue,
+        batch_size=int(properties.get("BatchSize", 10)),
+        report_batch_item_failures="ReportBatchItemFailures"
+        in (properties.get("FunctionResponseTypes") or []),
+        maximum_concurrency=int(maximum) if maximum is not None else None,
+        enabled=str(properties.get("Enabled", True)).lower() != "false",
+    )
+
+
+def load_application(
+    template_path: Path,
+    stack_name: str = "switchboard-local",
+    *,
+    queue_endpoint: str | None = None,
+) -> Application:
+    """Read ``template_path`` (relative paths in it are relative to its directory).
+
+    ``queue_endpoint`` is the local SQS endpoint: a queue's ``!Ref`` and ``QueueUrl`` resolve
+    to its URL there; without it, to the queue's logical id.
+    """
     template_path = template_path.resolve()
     template = _read_yaml(template_path)
     root = template_path.parent
-    resolver = _Resolver(template, stack_name)
+    resolver = _Resolver(template, stack_name, queue_endpoint)
     resources: Mapping[str, Any] = template.get("Resources") or {}
     globals_function = (template.get("Globals") or {}).get("Function") or {}
 
     functions: dict[str, FunctionSpec] = {}
     http_routes: list[HttpRoute] = []
     tables: list[TableSpec] = []
+    queues: list[QueueSpec] = []
+    sqs_events: list[SqsEventSource] = []
     unserved: list[tuple[str, str]] = []
     for name, resource in resources.items():
         kind = resource.get("Type")
@@ -400,8 +520,14 @@ def load_application(template_path: Path, stack_name: str = "switchboard-local")
             raw = _merge(globals_function, resource.get("Properties") or {})
             properties = resolver.resolve(raw)
             functions[name] = _function_spec(name, properties, root, resolver, raw)
-            for event in (properties.get("Events") or {}).values():
-                if event.get("Type") == "HttpApi":
+            raw_events = raw.get("Events") or {}
+            for event_name, event in (properties.get("Events") or {}).items():
+                if event.get("Type") == "SQS":
+                    raw_properties = (raw_events.get(event_name) or {}).get("Properties") or {}
+                    sqs_events.append(
+                        _sqs_event(name, raw_properties, event.get("Properties") or {}, resolver)
+                    )
+                elif event.get("Type") == "HttpApi":
                     event_properties = event.get("Properties") or {}
                     http_routes.append(
                         HttpRoute(
@@ -411,11 +537,13 @@ def load_application(template_path: Path, stack_name: str = "switchboard-local")
                         )
                     )
                 else:
-                    # SQS, Schedule, ...: not served locally yet. A !Ref to a queue resolves
-                    # to its logical id, not a URL, so code can tell that no queue exists.
+                    # Schedule, SNS, ...: not served locally.
                     unserved.append((name, str(event.get("Type"))))
         elif kind == "AWS::DynamoDB::Table":
             tables.append(_table_spec(name, resolver.resolve(resource.get("Properties") or {})))
+        elif kind == "AWS::SQS::Queue":
+            properties = resolver.resolve(resource.get("Properties") or {})
+            queues.append(_queue_spec(name, resolver, properties))
 
     websocket_api = _websocket_api(resources, resolver)
     for route_key, function in websocket_api.routes.items():
@@ -433,4 +561,6 @@ def load_application(template_path: Path, stack_name: str = "switchboard-local")
         tables=tuple(tables),
         source_dirs=tuple(source_dirs),
         unserved_events=tuple(unserved),
+        queues=tuple(queues),
+        sqs_events=tuple(sqs_events),
     )

@@ -112,7 +112,11 @@ StartGateway = Callable[..., GatewayProcess]
 
 @pytest.fixture(scope="module")
 def start_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartGateway]:
-    """A factory: ``start_gateway(template=..., extra_args=[...], env={...})``."""
+    """A factory: ``start_gateway(template=..., extra_args=[...], env={...})``.
+
+    ``function_env`` adds variables to every function's environment (the ``Parameters`` of
+    the gateway's ``--env-vars`` file, as ``sam local`` reads it).
+    """
     started: list[GatewayProcess] = []
 
     def start(
@@ -120,12 +124,14 @@ def start_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartGat
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
         cwd: Path = ROOT,
+        function_env: dict[str, str] | None = None,
     ) -> GatewayProcess:
         workdir = tmp_path_factory.mktemp("gateway")
         records = workdir / "records"
         records.mkdir()
         env_vars = workdir / "env.json"
-        env_vars.write_text(json.dumps({"Parameters": {"RECORD_DIR": str(records)}}))
+        parameters = {"RECORD_DIR": str(records), **(function_env or {})}
+        env_vars.write_text(json.dumps({"Parameters": parameters}))
         command = [
             sys.executable,
             "-m",

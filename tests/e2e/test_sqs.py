@@ -1,0 +1,253 @@
+"""The template's SQS queues and event sources under the local gateway: the fan-out queue
+served by the embedded moto server and polled for the fan-out worker, as on AWS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.client import connect
+
+from local_gateway.dynamodb import embedded_moto
+from local_gateway.eventlog import EventLog
+from local_gateway.settings import DEFAULT_WS_SECRET
+from local_gateway.sqs import EventSourcePoller, create_queues, sqs_client, sqs_event, succeeded
+from local_gateway.template import QueueSpec, SqsEventSource, load_application
+from local_gateway.token import sign_token
+from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
+
+pytestmark = pytest.mark.e2e
+
+SUBSCRIBERS = 5
+THRESHOLD = 2
+
+
+@pytest.fixture(scope="module")
+def switchboard(start_gateway: StartGateway) -> GatewayProcess:
+    """The real application with a fan-out threshold low enough for a handful of clients."""
+    return start_gateway(
+        template=ROOT / "template.yaml",
+        extra_args=["--no-watch"],
+        function_env={"FANOUT_QUEUE_THRESHOLD": str(THRESHOLD)},
+    )
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[str]:
+    with embedded_moto() as endpoint:
+        yield endpoint
+
+
+def test_the_projects_queues_resolve_to_local_urls() -> None:
+    app = load_application(ROOT / "template.yaml", queue_endpoint="http://127.0.0.1:9")
+    default = app.functions["DefaultFunction"]
+    assert default.environment["FANOUT_QUEUE_URL"] == (
+        "http://127.0.0.1:9/123456789012/FanoutQueue"
+    )
+    queues = {queue.logical_id: queue for queue in app.queues}
+    redrive = json.loads(queues["FanoutQueue"].attributes["RedrivePolicy"])
+    assert redrive == {
+        "deadLetterTargetArn": queues["FanoutDeadLetterQueue"].arn,
+        "maxReceiveCount": 3,
+    }
+    assert queues["FanoutQueue"].attributes["VisibilityTimeout"] == "360"
+    (source,) = app.sqs_events
+    assert source == SqsEventSource(
+        function="FanoutWorkerFunction",
+        queue="FanoutQueue",
+        batch_size=10,
+        report_batch_item_failures=True,
+        maximum_concurrency=4,
+    )
+    assert all(kind != "SQS" for _function, kind in app.unserved_events)
+
+
+def test_a_publish_above_the_threshold_fans_out_through_sqs_exactly_once(
+    switchboard: GatewayProcess,
+) -> None:
+    channel = "room:sqs-fanout"
+    start = len(switchboard.lines)
+    publisher_token = sign_token(DEFAULT_WS_SECRET, "publisher")
+    with contextlib.ExitStack() as stack:
+        clients = [
+            stack.enter_context(
+                connect(f"{switchboard.url}?token={sign_token(DEFAULT_WS_SECRET, f'user{n}')}")
+            )
+            for n in range(SUBSCRIBERS)
+        ]
+        for n, client in enumerate(clients):
+            client.send(json.dumps({"action": "subscribe", "channel": channel, "id": f"s{n}"}))
+            ack = json.loads(client.recv(timeout=10))
+            assert (ack["type"], ack["id"]) == ("ack", f"s{n}")
+        with connect(f"{switchboard.url}?token={publisher_token}") as publisher:
+            publisher.send(
+                json.dumps({"action": "publish", "channel": channel, "data": {"n": 1}, "id": "p"})
+            )
+            ack = json.loads(publisher.recv(timeout=10))
+            assert (ack["type"], ack["id"]) == ("ack", "p"), ack
+            assert ack.get("queued") == SUBSCRIBERS, ack  # handed to SQS, none delivered inline
+        for client in clients:
+            message = json.loads(client.recv(timeout=15))
+            assert (message["type"], message["channel"], message["data"]) == (
+                "message",
+                channel,
+                {"n": 1},
+            )
+        # Exactly once: nothing more arrives (a redelivered batch would send it again).
+        time.sleep(0.5)
+        for client in clients:
+            with pytest.raises(TimeoutError):
+                client.recv(timeout=0.05)
+    worker = switchboard.wait_for_line(
+        r"SQS\s+FanoutQueue\s+-> FanoutWorkerFunction \d+ records? ok", start=start
+    )
+    assert worker
+    invoked = [
+        line
+        for line in switchboard.lines[start:]
+        if "-> FanoutWorkerFunction" in line and " SQS " in line
+    ]
+    # 5 recipients in batches of at most THRESHOLD ids: 3 messages, in one or more invocations.
+    assert sum(int(line.split("-> FanoutWorkerFunction ")[1].split()[0]) for line in invoked) == 3
+
+
+def test_the_event_is_lambdas_sqs_event(moto: str) -> None:
+    queue = QueueSpec("Shape", "Shape", {})
+    (url,) = create_queues(moto, [queue]).values()
+    client = sqs_client(moto)
+    client.send_message(
+        QueueUrl=url,
+        MessageBody="hello",
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "greeting"},
+            "raw": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        },
+    )
+    messages = client.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    event = sqs_event(messages, queue.arn)
+    (record,) = event["Records"]
+    assert set(record) >= {
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    }
+    assert record["body"] == "hello"
+    assert (record["eventSource"], record["awsRegion"]) == ("aws:sqs", "us-east-1")
+    assert record["eventSourceARN"] == "arn:aws:sqs:us-east-1:123456789012:Shape"
+    assert set(record["attributes"]) == {
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    }
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["messageAttributes"]["kind"]["stringValue"] == "greeting"
+    assert record["messageAttributes"]["raw"]["binaryValue"] == "AAE="
+
+    from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+    parsed = SqsModel.model_validate(event)
+    assert parsed.Records[0].body == "hello"
+    assert parsed.Records[0].attributes.ApproximateReceiveCount == "1"
+
+
+def test_batch_item_failures_select_the_records_to_delete() -> None:
+    records = [{"messageId": "a"}, {"messageId": "b"}]
+    assert succeeded(records, None, report_batch_item_failures=False) == records
+    assert succeeded(records, None, report_batch_item_failures=True) == records
+    partial = {"batchItemFailures": [{"itemIdentifier": "b"}]}
+    assert succeeded(records, partial, report_batch_item_failures=True) == [{"messageId": "a"}]
+    assert succeeded(records, partial, report_batch_item_failures=False) == records
+    unknown = {"batchItemFailures": [{"itemIdentifier": "zzz"}]}
+    assert succeeded(records, unknown, report_batch_item_failures=True) == []
+    assert succeeded(records, {"batchItemFailures": []}, report_batch_item_failures=True) == records
+
+
+class _Pool:
+    """A function pool stand-in: reports every record whose body is "fail" as failed."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self.receive_counts: list[tuple[str, str]] = []
+
+    async def invoke(self, event: Mapping[str, Any]) -> Any:
+        records = event["Records"]
+        for record in records:
+            self.bodies.append(record["body"])
+            self.receive_counts.append(
+                (record["body"], record["attributes"]["ApproximateReceiveCount"])
+            )
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": record["messageId"]}
+                for record in records
+                if record["body"] == "fail"
+            ]
+        }
+
+
+def test_a_reported_failure_is_redelivered_then_parked_in_the_dead_letter_queue(
+    moto: str, tmp_path: Path
+) -> None:
+    dead = QueueSpec("Dead", "Dead", {})
+    work = QueueSpec(
+        "Work",
+        "Work",
+        {"RedrivePolicy": json.dumps({"deadLetterTargetArn": dead.arn, "maxReceiveCount": 2})},
+    )
+    urls = create_queues(moto, [work, dead], visibility_timeout=1)
+    client = sqs_client(moto)
+    client.send_message(QueueUrl=urls["Work"], MessageBody="ok")
+    client.send_message(QueueUrl=urls["Work"], MessageBody="fail")
+    pool = _Pool()
+    with (tmp_path / "log").open("w") as stream:
+        log = EventLog(stream)
+
+        async def scenario() -> None:
+            poller = EventSourcePoller(
+                SqsEventSource("Fn", "Work", batch_size=10, report_batch_item_failures=True),
+                queue=work,
+                queue_url=urls["Work"],
+                endpoint=moto,
+                pool=lambda: pool,  # type: ignore[arg-type,return-value]
+                log=log,
+                concurrency=2,
+            )
+            poller.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                dead_letters = client.get_queue_attributes(
+                    QueueUrl=urls["Dead"], AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]["ApproximateNumberOfMessages"]
+                if dead_letters == "1":
+                    break
+                await asyncio.sleep(0.2)
+            await poller.close()
+
+        asyncio.run(scenario())
+    counts = Counter(pool.bodies)
+    assert counts == {"ok": 1, "fail": 2}  # redelivered once, then moved (maxReceiveCount 2)
+    assert ("fail", "2") in pool.receive_counts
+    (parked,) = client.receive_message(QueueUrl=urls["Dead"])["Messages"]
+    assert parked["Body"] == "fail"
+    assert "Messages" not in client.receive_message(QueueUrl=urls["Work"])
+    lines = (tmp_path / "log").read_text().splitlines()
+    assert any("SQS" in line and "Work" in line and "1 failed" in line for line in lines)
