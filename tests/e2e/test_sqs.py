@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from local_gateway.settings import DEFAULT_WS_SECRET
 from local_gateway.sqs import EventSourcePoller, create_queues, sqs_client, sqs_event, succeeded
 from local_gateway.template import QueueSpec, SqsEventSource, load_application
 from local_gateway.token import sign_token
+from local_gateway.workers import InvocationError
 from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
 
 pytestmark = pytest.mark.e2e
@@ -251,3 +253,83 @@ def test_a_reported_failure_is_redelivered_then_parked_in_the_dead_letter_queue(
     assert "Messages" not in client.receive_message(QueueUrl=urls["Work"])
     lines = (tmp_path / "log").read_text().splitlines()
     assert any("SQS" in line and "Work" in line and "1 failed" in line for line in lines)
+
+
+class _FlakyPool:
+    """Raises on its first invocation (the handler failed), then succeeds; counts what runs
+    at once."""
+
+    def __init__(self, *, fail_first: bool, hold: float = 0.0) -> None:
+        self.fail_first = fail_first
+        self.hold = hold
+        self.bodies: list[str] = []
+        self.running = 0
+        self.most = 0
+
+    async def invoke(self, event: Mapping[str, Any]) -> Any:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await asyncio.sleep(self.hold)
+            self.bodies.extend(record["body"] for record in event["Records"])
+            if self.fail_first:
+                self.fail_first = False
+                raise InvocationError({"errorType": "Boom", "errorMessage": "boom"})
+            return None
+        finally:
+            self.running -= 1
+
+
+def _drain(
+    moto: str, name: str, bodies: list[str], pool: _FlakyPool, *, batch_size: int, concurrency: int
+) -> str:
+    """Send ``bodies``, poll until the queue is empty; the event log's text."""
+    queue = QueueSpec(name, name, {})
+    url = create_queues(moto, [queue], visibility_timeout=1)[name]
+    client = sqs_client(moto)
+    for body in bodies:
+        client.send_message(QueueUrl=url, MessageBody=body)
+    stream = io.StringIO()
+
+    async def scenario() -> None:
+        poller = EventSourcePoller(
+            SqsEventSource("Fn", name, batch_size=batch_size),
+            queue=queue,
+            queue_url=url,
+            endpoint=moto,
+            pool=lambda: pool,  # type: ignore[arg-type,return-value]
+            log=EventLog(stream),
+            concurrency=concurrency,
+        )
+        poller.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            attributes = client.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            if set(attributes.values()) == {"0"}:
+                break
+            await asyncio.sleep(0.1)
+        await poller.close()
+
+    asyncio.run(scenario())
+    return stream.getvalue()
+
+
+def test_a_handler_error_deletes_no_record_of_the_batch(moto: str) -> None:
+    pool = _FlakyPool(fail_first=True)
+    log = _drain(moto, "Errors", ["a", "b"], pool, batch_size=10, concurrency=1)
+    assert Counter(pool.bodies) == {"a": 2, "b": 2}  # both came back after the timeout
+    assert "Boom: boom error" in log
+
+
+def test_maximum_concurrency_bounds_the_invocations_at_once(moto: str) -> None:
+    pool = _FlakyPool(fail_first=False, hold=0.2)
+    bodies = [str(n) for n in range(8)]
+    _drain(moto, "Bounded", bodies, pool, batch_size=1, concurrency=2)
+    assert sorted(pool.bodies) == bodies
+    assert pool.most == 2
