@@ -74,7 +74,7 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:
-    # Not a URL (the local gateway resolves ``!Ref FanoutQueue`` to the logical id): unset.
+    # Not a URL (e.g. a queue's logical id, which ``!Ref`` gives where no SQS runs): unset.
     raw = env.get(name, "").strip()
     return raw if raw.startswith(("https://", "http://")) else None
 
