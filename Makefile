@@ -100,8 +100,8 @@ $(AUTOBAHN)/.stamp: scripts/conformance/requirements-py27.txt .tools/virtualenv/
 conformance: $(VENV)/.stamp $(AUTOBAHN)/.stamp ## Autobahn cases 1-7, 10 vs the local gateway; writes docs/conformance.md
 	$(PY) scripts/conformance/run.py --wstest $(AUTOBAHN)/bin/wstest
 
-bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one publish to all; prints the numbers
-	$(PY) -m bench.gateway_fanout
+bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one publish to all; prints the numbers (ARGS=--threshold 1001 for inline delivery)
+	$(PY) -m bench.gateway_fanout $(ARGS)
 
 e2e: $(VENV)/.stamp ## the local gateway's end-to-end tests alone (no coverage)
 	$(PY) -m pytest -m e2e --no-cov tests/e2e

@@ -41,8 +41,21 @@ CHANNEL = "bench:all"
 WAIT = 120.0
 
 
-def start_gateway(workers: int) -> tuple[subprocess.Popen[str], str, float, float, float]:
-    """Spawn the gateway; return it, its URL, and seconds to ready (measured, and as printed)."""
+def start_gateway(
+    workers: int, threshold: int | None = None
+) -> tuple[subprocess.Popen[str], str, float, float, float]:
+    """Spawn the gateway; return it, its URL, and seconds to ready (measured, and as printed).
+
+    ``threshold`` sets the functions' ``FANOUT_QUEUE_THRESHOLD`` (through an ``--env-vars``
+    file): above it a publish goes through the SQS queue and the fan-out worker, below it
+    the publishing function delivers inline. ``None`` keeps the template's default (500).
+    """
+    extra: list[str] = []
+    if threshold is not None:
+        env_vars = ROOT / ".tools" / "bench-gateway-env.json"
+        env_vars.parent.mkdir(exist_ok=True)
+        env_vars.write_text(json.dumps({"Parameters": {"FANOUT_QUEUE_THRESHOLD": str(threshold)}}))
+        extra = ["--env-vars", str(env_vars)]
     started = time.monotonic()
     process = subprocess.Popen(
         [
@@ -57,6 +70,7 @@ def start_gateway(workers: int) -> tuple[subprocess.Popen[str], str, float, floa
             "--quiet-functions",
             "--workers",
             str(workers),
+            *extra,
         ],
         cwd=ROOT,
         env={**os.environ, "WS_SECRET": DEFAULT_WS_SECRET},
@@ -156,8 +170,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--publishes", type=int, default=5)
     parser.add_argument("--workers", type=int, default=4, help="gateway workers per function")
+    parser.add_argument(
+        "--threshold",
+        type=int,
+        help="FANOUT_QUEUE_THRESHOLD (default: the template's 500; above it, SQS)",
+    )
     args = parser.parse_args()
-    process, url, measured, ready, listening = start_gateway(args.workers)
+    process, url, measured, ready, listening = start_gateway(args.workers, args.threshold)
     try:
         result = asyncio.run(bench(url, args.connections, args.publishes))
     finally:
@@ -189,8 +208,9 @@ def main() -> None:
     )
     print(f"| one publish to all {args.connections}, best | {min(fanouts):.2f} s |")
     print(
-        f"| last publish's ack (delivered / pruned / failed) | "
-        f"{last_ack.get('delivered')} / {last_ack.get('pruned')} / {last_ack.get('failed')} |"
+        f"| last publish's ack (delivered / queued / pruned / failed) | "
+        f"{last_ack.get('delivered')} / {last_ack.get('queued', 0)} / "
+        f"{last_ack.get('pruned')} / {last_ack.get('failed')} |"
     )
 
 
