@@ -149,6 +149,23 @@ def test_bad_requests(subscribers: ManagementApiFake, body: Any, status: int, co
     assert call(body, token=SERVER)[1]["code"] == code
 
 
+def test_a_batch_with_one_message_too_large_publishes_none(
+    subscribers: ManagementApiFake,
+) -> None:
+    batch = {
+        "messages": [
+            {"channel": "room:lobby", "data": "small"},
+            {"channel": "room:lobby", "data": "x" * 131_000},
+        ]
+    }
+    for _retry in range(2):  # the same key again: still refused, still nothing published
+        status, body = call(batch, token=SERVER, key="batch-1")
+        assert (status, body["code"]) == (413, "payload_too_large")
+        assert messages(subscribers, ALICE) == []
+    ok = call({"channel": "room:lobby", "data": "next"}, token=SERVER)[1]
+    assert ok["seq"] == 1  # no seq was spent on the refused batch
+
+
 def test_a_server_token_limited_to_some_channels(subscribers: ManagementApiFake) -> None:
     token = make_token("backend", scope="publish", channels=["news:*"])
     assert call({"channel": "room:lobby", "data": 1}, token=token)[0] == 403

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard import protocol
 from switchboard.auth import Identity, TokenVerifier
 from switchboard.channels import check_allowed, validate_channel
 from switchboard.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
@@ -104,8 +105,9 @@ def publish_items(request: Mapping[str, Any]) -> tuple[list[tuple[str, Any]], bo
 def run_publish(realtime: Realtime, caller: Caller, request: Mapping[str, Any]) -> dict[str, Any]:
     """Publish every message of the request; the answer lists each one's seq and delivery."""
     items, batch = publish_items(request)
-    for channel, _data in items:
+    for channel, data in items:  # all or nothing: refuse before the first is published
         check_allowed(channel, caller.identity.capabilities)
+        protocol.check_message_size(channel, data, caller.name)
     results = [realtime.publish(channel, data, caller.name).as_dict() for channel, data in items]
     return {"results": results} if batch else results[0]
 
