@@ -23,6 +23,10 @@ import {
   parseServerFrame,
   type Ack,
   type ClientFrame,
+  type DirectFrame,
+  type JoinFrame,
+  type LeaveFrame,
+  type Member,
   type Message,
   type Pong,
   type ServerFrame,
@@ -71,6 +75,51 @@ export interface ClientOptions {
 export type ChannelMessage<T = unknown> = Message<T>;
 export type MessageHandler<T = unknown> = (message: ChannelMessage<T>) => void;
 
+/** A `join` or `leave` on a presence channel (a channel with the `presence-` prefix). */
+export type PresenceEvent<T = unknown> =
+  | { type: "join"; channel: string; user: string; data?: T }
+  | { type: "leave"; channel: string; user: string };
+export type PresenceListener<T = unknown> = (event: PresenceEvent<T>) => void;
+
+export interface SubscribeOptions {
+  /**
+   * Start from this position instead of "now": the first subscribe is sent with `since` (and
+   * `epoch`), so the messages published after it are replayed (or `reset` is raised when they
+   * cannot be). E.g. the `seq`/`epoch` of a `history` read with `limit: 0` made while rendering
+   * on the server. Ignored when the channel is already subscribed.
+   */
+  since?: number;
+  epoch?: string | null;
+  /** Called with the channel's `join` and `leave` events, while this handler is subscribed. */
+  onPresence?: PresenceListener;
+}
+
+export interface HistoryOptions {
+  /** At most this many messages (the server's default when omitted; at most 100; 0 for just the position). */
+  limit?: number;
+  /** Only messages with a `seq` below this one: pass a page's `next` to get the page before it. */
+  before?: number;
+}
+
+/** One page of a channel's kept messages, oldest first. */
+export interface HistoryPage<T = unknown> {
+  channel: string;
+  /** The channel's epoch (`null` before its first message). */
+  epoch: string | null;
+  /** The channel's last `seq` (its position, to pass to `subscribe` as `since`). */
+  seq: number;
+  messages: Array<Message<T>>;
+  /** The `before` of the previous page, `null` when this page reaches the oldest kept message. */
+  next: number | null;
+}
+
+/** A message the app's backend sent to this user (`POST /users/{user}/messages`). */
+export interface DirectMessage<T = unknown> {
+  data: T;
+  from: string | undefined;
+  ts: number | undefined;
+}
+
 /** A confirmed subscription. */
 export interface Subscription {
   channel: string;
@@ -97,6 +146,18 @@ export interface ClientEvents {
   connection: { connectionId: string };
   /** An error no promise could carry (a refused resubscribe, an unsolicited error frame). */
   error: { error: SwitchboardError; channel?: string };
+  /** A user joined a presence channel this client is subscribed to. */
+  join: Extract<PresenceEvent, { type: "join" }>;
+  /** A user's last connection left a presence channel this client is subscribed to. */
+  leave: Extract<PresenceEvent, { type: "leave" }>;
+  /** A message from the app's backend to this user. */
+  direct: DirectMessage;
+  /**
+   * The server acknowledged a subscribe of `channel`: the first one, and every resubscribe (after
+   * a reconnect, on the new socket of a planned swap, or to recover a gap). Anything not kept in
+   * the channel's history (e.g. presence) may have changed meanwhile: reload it.
+   */
+  subscribed: { channel: string; epoch: string | undefined; seq: number | undefined; recovered: boolean | undefined };
 }
 
 type Listener<K extends keyof ClientEvents> = (payload: ClientEvents[K]) => void;
@@ -131,6 +192,10 @@ interface Channel {
   readonly name: string;
   readonly cursor: ChannelCursor;
   readonly handlers: Set<MessageHandler>;
+  /** Presence listeners, by the handler they were subscribed with. */
+  readonly presence: Map<MessageHandler, PresenceListener>;
+  /** The last presence event per user and the socket it came on (to drop an overlap's copies). */
+  readonly presenceSeen: Map<string, { signature: string; serial: number }>;
   /** subscribe() calls waiting for the server's first ack. */
   waiters: Waiter[];
   /** The server confirmed the subscription on the current socket. */
@@ -139,10 +204,10 @@ interface Channel {
   inFlight: string | null;
 }
 
-interface QueuedPublish {
-  channel: string;
-  data: unknown;
-  resolve(ack: PublishAck): void;
+/** A publish (or a presence/history read) waiting for a connection. */
+interface QueuedRequest {
+  run(connection: Connection): Promise<unknown>;
+  resolve(value: unknown): void;
   reject(error: Error): void;
 }
 
@@ -160,6 +225,8 @@ const DEFAULTS = {
 const CLOSE_NORMAL = 1000;
 const CLOSE_DEAD = 4000;
 const SOCKET_OPEN = 1;
+/** How many recent `direct` frames are remembered to drop the copies a second socket gets. */
+const MAX_DIRECT_SEEN = 64;
 
 /** Create a client; it stays `idle` (and touches no browser API) until `connect()`. */
 export function createClient(options: ClientOptions): SwitchboardClient {
@@ -175,7 +242,9 @@ export class SwitchboardClient {
   private readonly listeners = new Map<keyof ClientEvents, Set<Listener<keyof ClientEvents>>>();
   private readonly channels = new Map<string, Channel>();
   private readonly requests = new Map<string, Request>();
-  private queue: QueuedPublish[] = [];
+  private queue: QueuedRequest[] = [];
+  /** Recent `direct` frames and the socket each came on (to drop an overlap's copies). */
+  private directSeen: Array<{ signature: string; serial: number }> = [];
   private current: Connection | null = null;
   private next: Connection | null = null;
   private serial = 0;
@@ -280,8 +349,16 @@ export class SwitchboardClient {
    * or `ClientClosedError`, and the handler is then removed. Called while disconnected, it waits
    * for the connection.
    */
-  subscribe<T = unknown>(channel: string, onMessage: MessageHandler<T>): Promise<Subscription> {
+  subscribe<T = unknown>(
+    channel: string,
+    onMessage: MessageHandler<T>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
+    const { since, epoch, onPresence } = options;
+    if (since !== undefined && !(Number.isInteger(since) && since >= 0)) {
+      return Promise.reject(new TypeError(`subscribe: since must be a seq (an integer >= 0), got ${String(since)}`));
+    }
     const handler = onMessage as MessageHandler;
     let entry = this.channels.get(channel);
     if (!entry) {
@@ -289,13 +366,22 @@ export class SwitchboardClient {
         name: channel,
         cursor: new ChannelCursor(),
         handlers: new Set(),
+        presence: new Map(),
+        presenceSeen: new Map(),
         waiters: [],
         confirmed: false,
         inFlight: null,
       };
+      if (since !== undefined) {
+        // A position read elsewhere (e.g. while rendering on the server): resume from it.
+        entry.cursor.seq = since;
+        if (typeof epoch === "string" && epoch !== "") entry.cursor.epoch = epoch;
+      }
       this.channels.set(channel, entry);
     }
     entry.handlers.add(handler);
+    if (onPresence) entry.presence.set(handler, onPresence);
+    else entry.presence.delete(handler);
     const known = entry;
     if (known.confirmed && this.isOpen()) return Promise.resolve(this.subscription(known, handler));
     return new Promise<Subscription>((resolve, reject) => {
@@ -314,8 +400,13 @@ export class SwitchboardClient {
   unsubscribe(channel: string, onMessage?: MessageHandler): Promise<void> {
     const entry = this.channels.get(channel);
     if (!entry) return Promise.resolve();
-    if (onMessage) entry.handlers.delete(onMessage as MessageHandler);
-    else entry.handlers.clear();
+    if (onMessage) {
+      entry.handlers.delete(onMessage as MessageHandler);
+      entry.presence.delete(onMessage as MessageHandler);
+    } else {
+      entry.handlers.clear();
+      entry.presence.clear();
+    }
     if (entry.handlers.size > 0) return Promise.resolve();
     this.channels.delete(channel);
     const error = new SwitchboardError("unsubscribed", `unsubscribed from ${channel}`);
@@ -341,20 +432,56 @@ export class SwitchboardClient {
    */
   publish(channel: string, data: unknown): Promise<PublishAck> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
+    return this.request((connection) => this.sendPublish(connection, channel, data));
+  }
+
+  /**
+   * The members of a presence channel (`presence-` prefix): `[{user, data, connections}]`.
+   * Rejects with `ServerError` (`bad_request` on a channel without the prefix,
+   * `payload_too_large` past the server's member cap: keep a list from `join`/`leave` then),
+   * `TimeoutError` or `ConnectionLostError`. Waits for the connection like `publish`.
+   */
+  presence<T = unknown>(channel: string): Promise<Array<Member<T>>> {
+    if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
+    return this.request((connection) =>
+      this.send(connection, { action: "presence", channel, id: this.nextId() }).then((ack) =>
+        parseMembers<T>((ack as Ack).members),
+      ),
+    );
+  }
+
+  /**
+   * A page of `channel`'s kept messages, oldest first (`limit` at most 100; `before` a page's
+   * `next` for the page before it). `limit: 0` returns only the position (`epoch`, `seq`) to
+   * hand to `subscribe(channel, onMessage, {since: seq, epoch})`. Settles like `presence`.
+   */
+  history<T = unknown>(channel: string, options: HistoryOptions = {}): Promise<HistoryPage<T>> {
+    if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
+    const { limit, before } = options;
+    return this.request((connection) => {
+      const frame: ClientFrame = { action: "history", channel, id: this.nextId() };
+      if (limit !== undefined) frame.limit = limit;
+      if (before !== undefined) frame.before = before;
+      return this.send(connection, frame).then((ack) => parseHistoryPage<T>(channel, ack as Ack));
+    });
+  }
+
+  /** Run `run` on the open socket now, or queue it (bounded) until the client is connected. */
+  private request<T>(run: (connection: Connection) => Promise<T>): Promise<T> {
     if (this.currentState === "unauthorized") {
       return Promise.reject(new UnauthorizedError("not connected: the token was refused"));
     }
     const connection = this.current;
-    if (connection && this.isOpen()) return this.sendPublish(connection, channel, data);
+    if (connection && this.isOpen()) return run(connection);
     if (this.queue.length >= this.settings.maxQueuedPublishes) {
       return Promise.reject(new QueueFullError(this.settings.maxQueuedPublishes));
     }
-    return new Promise<PublishAck>((resolve, reject) => {
-      this.queue.push({ channel, data, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 
-  /** How many publishes wait for a connection. */
+  /** How many publishes (and presence/history reads) wait for a connection. */
   get queuedPublishes(): number {
     return this.queue.length;
   }
@@ -530,7 +657,9 @@ export class SwitchboardClient {
       channel.confirmed = false;
       channel.inFlight = null;
       channel.cursor.recovering = false;
+      channel.presenceSeen.clear(); // what the next socket reports is news, not a copy
     }
+    this.directSeen = [];
     const next = this.next;
     if (next) {
       if (next.opened) {
@@ -765,9 +894,7 @@ export class SwitchboardClient {
   }
 
   private flushQueue(connection: Connection): void {
-    for (const queued of this.queue.splice(0)) {
-      this.sendPublish(connection, queued.channel, queued.data).then(queued.resolve, queued.reject);
-    }
+    for (const queued of this.queue.splice(0)) queued.run(connection).then(queued.resolve, queued.reject);
   }
 
   // --- subscriptions and recovery ------------------------------------------------------------
@@ -819,6 +946,12 @@ export class SwitchboardClient {
     for (const waiter of channel.waiters.splice(0)) {
       waiter.resolve(this.subscription(channel, waiter.handler));
     }
+    this.emit("subscribed", {
+      channel: channel.name,
+      epoch: channel.cursor.epoch,
+      seq: channel.cursor.seq,
+      recovered: typeof ack.recovered === "boolean" ? ack.recovered : undefined,
+    });
     if (update.recover) this.recover(channel);
   }
 
@@ -836,6 +969,7 @@ export class SwitchboardClient {
     const waiters = channel.waiters.splice(0);
     for (const waiter of waiters) {
       channel.handlers.delete(waiter.handler);
+      channel.presence.delete(waiter.handler);
       waiter.reject(failure);
     }
     if (error instanceof ServerError || channel.handlers.size === 0) {
@@ -902,7 +1036,50 @@ export class SwitchboardClient {
         else this.reportError(error);
         return;
       }
+      case "join":
+      case "leave":
+        this.handlePresence(connection, frame);
+        return;
+      case "direct":
+        this.handleDirect(connection, frame);
+        return;
     }
+  }
+
+  private handlePresence(connection: Connection, frame: JoinFrame | LeaveFrame): void {
+    const channel = this.channels.get(frame.channel);
+    if (!channel) return; // not (or no longer) subscribed here
+    // During a planned swap both sockets are subscribed and both report every join and leave:
+    // the same event for a user as the last one, from the other socket, is that copy.
+    const signature = frame.type === "join" ? `join:${JSON.stringify(frame.data ?? null)}` : "leave";
+    const seen = channel.presenceSeen.get(frame.user);
+    if (seen && seen.signature === signature && seen.serial !== connection.serial) return;
+    channel.presenceSeen.set(frame.user, { signature, serial: connection.serial });
+    if (frame.type === "join") {
+      const event: PresenceEvent & { type: "join" } = { type: "join", channel: frame.channel, user: frame.user };
+      if (frame.data !== undefined) event.data = frame.data;
+      for (const listener of [...channel.presence.values()]) this.call(listener, event);
+      this.emit("join", event);
+    } else {
+      const event: PresenceEvent & { type: "leave" } = { type: "leave", channel: frame.channel, user: frame.user };
+      for (const listener of [...channel.presence.values()]) this.call(listener, event);
+      this.emit("leave", event);
+    }
+  }
+
+  private handleDirect(connection: Connection, frame: DirectFrame): void {
+    // Sent to every connection of the user: during a planned swap it comes on both sockets.
+    const signature = JSON.stringify([frame.from ?? null, frame.ts ?? null, frame.data ?? null]);
+    const copy = this.directSeen.findIndex(
+      (seen) => seen.signature === signature && seen.serial !== connection.serial,
+    );
+    if (copy >= 0) {
+      this.directSeen.splice(copy, 1);
+      return;
+    }
+    this.directSeen.push({ signature, serial: connection.serial });
+    if (this.directSeen.length > MAX_DIRECT_SEEN) this.directSeen.shift();
+    this.emit("direct", { data: frame.data, from: frame.from, ts: frame.ts });
   }
 
   // --- events --------------------------------------------------------------------------------
@@ -940,6 +1117,39 @@ function isUnauthorized(error: unknown): boolean {
   if (error instanceof UnauthorizedError) return true;
   const status = (error as { status?: unknown } | null)?.status;
   return status === 401 || status === 403;
+}
+
+function parseMembers<T>(value: unknown): Array<Member<T>> {
+  if (!Array.isArray(value)) return [];
+  const members: Array<Member<T>> = [];
+  for (const item of value as unknown[]) {
+    if (typeof item !== "object" || item === null) continue;
+    const { user, data, connections } = item as Record<string, unknown>;
+    if (typeof user !== "string") continue;
+    const member: Member<T> = { user, connections: typeof connections === "number" ? connections : 1 };
+    if (data !== undefined) member.data = data as T;
+    members.push(member);
+  }
+  return members;
+}
+
+function parseHistoryPage<T>(channel: string, ack: Ack): HistoryPage<T> {
+  const messages: Array<Message<T>> = [];
+  if (Array.isArray(ack.messages)) {
+    for (const item of ack.messages as unknown[]) {
+      if (typeof item !== "object" || item === null) continue;
+      const message = item as Record<string, unknown>;
+      if (typeof message.seq !== "number") continue;
+      messages.push({ ...message, type: "message", channel } as Message<T>);
+    }
+  }
+  return {
+    channel,
+    epoch: typeof ack.epoch === "string" && ack.epoch !== "" ? ack.epoch : null,
+    seq: typeof ack.seq === "number" ? ack.seq : 0,
+    messages,
+    next: typeof ack.next === "number" ? ack.next : null,
+  };
 }
 
 function asSwitchboardError(error: unknown, code: string): SwitchboardError {

@@ -16,8 +16,14 @@ export {
   type ClientEvents,
   type ClientOptions,
   type ConnectionState,
+  type DirectMessage,
+  type HistoryOptions,
+  type HistoryPage,
   type MessageHandler,
+  type PresenceEvent,
+  type PresenceListener,
   type PublishAck,
+  type SubscribeOptions,
   type Subscription,
 } from "./client.js";
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
@@ -39,4 +45,4 @@ export type {
   SocketLike,
   TokenResponse,
 } from "./platform.js";
-export { isValidChannel, type Ack, type Message, type Pong } from "./protocol.js";
+export { isValidChannel, type Ack, type Member, type Message, type Pong } from "./protocol.js";

@@ -13,7 +13,9 @@ export type ClientFrame =
   | { action: "subscribe"; channel: string; id: string; since?: number; epoch?: string }
   | { action: "unsubscribe"; channel: string; id: string }
   | { action: "publish"; channel: string; data: unknown; id: string }
-  | { action: "ping"; id: string };
+  | { action: "ping"; id: string }
+  | { action: "presence"; channel: string; id: string }
+  | { action: "history"; channel: string; id: string; limit?: number; before?: number };
 
 /** A message published on a channel, as delivered to subscribers. */
 export interface Message<T = unknown> {
@@ -53,7 +55,39 @@ export interface Pong {
   connectionId?: string;
 }
 
-export type ServerFrame = Message | Ack | ErrorFrame | Pong;
+/** A user's first subscription to a presence channel (`presence-` prefix): one per user. */
+export interface JoinFrame {
+  type: "join";
+  channel: string;
+  user: string;
+  /** The token's `presence` claim, if any. */
+  data?: unknown;
+}
+
+/** The user's last subscription to a presence channel went away. */
+export interface LeaveFrame {
+  type: "leave";
+  channel: string;
+  user: string;
+}
+
+/** A message the app's backend sent to every connection of this user. */
+export interface DirectFrame<T = unknown> {
+  type: "direct";
+  data: T;
+  from?: string;
+  ts?: number;
+}
+
+/** One member of a presence channel, as the `presence` request reports it. */
+export interface Member<T = unknown> {
+  user: string;
+  data?: T;
+  /** How many of the user's connections are subscribed. */
+  connections: number;
+}
+
+export type ServerFrame = Message | Ack | ErrorFrame | Pong | JoinFrame | LeaveFrame | DirectFrame;
 
 /** Parse a text frame from the server; `null` for anything that is not a frame we know. */
 export function parseServerFrame(text: unknown): ServerFrame | null {
@@ -82,6 +116,19 @@ export function parseServerFrame(text: unknown): ServerFrame | null {
       };
     case "pong":
       return frame as unknown as Pong;
+    case "join":
+    case "leave":
+      if (typeof frame.channel !== "string" || typeof frame.user !== "string") return null;
+      return frame.type === "join"
+        ? { type: "join", channel: frame.channel, user: frame.user, data: frame.data }
+        : { type: "leave", channel: frame.channel, user: frame.user };
+    case "direct":
+      return {
+        type: "direct",
+        data: frame.data,
+        from: typeof frame.from === "string" ? frame.from : undefined,
+        ts: typeof frame.ts === "number" ? frame.ts : undefined,
+      };
     default:
       return null;
   }
