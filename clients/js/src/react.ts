@@ -29,9 +29,13 @@ import {
   type ChannelMessage,
   type ClientOptions,
   type ConnectionState,
+  type DirectMessage,
+  type PresenceEvent,
   type PublishAck,
   type SwitchboardClient,
 } from "./client.js";
+import { ConnectionLostError } from "./errors.js";
+import type { Member } from "./protocol.js";
 
 const RealtimeContext = createContext<SwitchboardClient | null>(null);
 
@@ -136,4 +140,150 @@ export function useChannel<T = unknown>(
 export function usePublish(): (channel: string, data: unknown) => Promise<PublishAck> {
   const client = useRealtimeClient();
   return useCallback((channel: string, data: unknown) => client.publish(channel, data), [client]);
+}
+
+export interface PresenceState<T = unknown> {
+  /** Who is on the channel, one entry per user: `{user, data, connections}`. */
+  members: Array<Member<T>>;
+  /**
+   * `idle` (no channel), `loading` (subscribing, or fetching the first member list), `ready`,
+   * or `error` (the subscription was refused, or the member list could not be read: e.g.
+   * `payload_too_large` past the server's cap; `members` then follows `join`/`leave` only).
+   */
+  status: "idle" | "loading" | "ready" | "error";
+  error: Error | null;
+}
+
+const NO_PRESENCE: PresenceState<never> = { members: [], status: "idle", error: null };
+
+/**
+ * The members of a presence channel (`presence-` prefix) while the component is mounted: it
+ * subscribes to the channel, reads the member list once the subscription is confirmed, then
+ * follows `join` (adds or updates the user) and `leave` (removes the user). The list is read
+ * again after every resubscribe (a reconnect, a planned socket swap, a `reset`), since joins and
+ * leaves are not replayed. Pass `null` for no channel.
+ */
+export function usePresence<T = unknown>(channel: string | null): PresenceState<T> {
+  const client = useRealtimeClient();
+  const [state, setState] = useState<PresenceState<T>>(NO_PRESENCE);
+
+  useEffect(() => {
+    if (channel === null) {
+      setState(NO_PRESENCE);
+      return undefined;
+    }
+    let active = true;
+    let members = new Map<string, Member<T>>();
+    let status: PresenceState<T>["status"] = "loading";
+    let error: Error | null = null;
+    /** Events heard while a member list is being read: applied on top of it. */
+    let heard: Array<PresenceEvent<T>> | null = null;
+    let fetchSerial = 0;
+    let fetchScheduled = false;
+    let subscribedOnce = false;
+
+    const publish = (): void => {
+      if (active) setState({ members: [...members.values()], status, error });
+    };
+    const apply = (target: Map<string, Member<T>>, event: PresenceEvent<T>): void => {
+      if (event.type === "leave") {
+        target.delete(event.user);
+        return;
+      }
+      const known = target.get(event.user);
+      const member: Member<T> = { user: event.user, connections: known?.connections ?? 1 };
+      if (event.data !== undefined) member.data = event.data;
+      target.set(event.user, member);
+    };
+    const fetchMembers = (): void => {
+      const serial = ++fetchSerial;
+      heard = [];
+      client.presence<T>(channel).then(
+        (list) => {
+          if (!active || serial !== fetchSerial) return;
+          const next = new Map<string, Member<T>>();
+          for (const member of list) next.set(member.user, member);
+          for (const event of heard ?? []) apply(next, event);
+          heard = null;
+          members = next;
+          status = "ready";
+          error = null;
+          publish();
+        },
+        (failure: Error) => {
+          if (!active || serial !== fetchSerial) return;
+          heard = null;
+          // A lost socket is followed by a resubscribe, which reads the list again.
+          if (failure instanceof ConnectionLostError) return;
+          status = "error";
+          error = failure;
+          publish();
+        },
+      );
+    };
+    /** Read the list once, however many triggers (a reset and its ack) come in one turn. */
+    const scheduleFetch = (): void => {
+      if (fetchScheduled) return;
+      fetchScheduled = true;
+      queueMicrotask(() => {
+        fetchScheduled = false;
+        if (active) fetchMembers();
+      });
+    };
+
+    setState({ members: [], status, error });
+    const onPresence = (event: PresenceEvent): void => {
+      if (!active) return;
+      const typed = event as PresenceEvent<T>;
+      apply(members, typed);
+      heard?.push(typed);
+      publish();
+    };
+    const handler = (): void => undefined; // presence only: messages are useChannel's business
+    const stopSubscribed = client.on("subscribed", (event) => {
+      if (event.channel !== channel) return;
+      subscribedOnce = true;
+      scheduleFetch();
+    });
+    const stopReset = client.on("reset", (event) => {
+      if (event.channel === channel) scheduleFetch();
+    });
+    client.subscribe(channel, handler, { onPresence }).then(
+      () => {
+        // Already confirmed for another component: no ack, so no `subscribed` event comes.
+        if (active && !subscribedOnce) scheduleFetch();
+      },
+      (failure: Error) => {
+        if (!active) return;
+        status = "error";
+        error = failure;
+        publish();
+      },
+    );
+    return () => {
+      active = false;
+      stopSubscribed();
+      stopReset();
+      client.unsubscribe(channel, handler).catch(() => {
+        // Best-effort, as in useChannel.
+      });
+    };
+  }, [client, channel]);
+
+  return state;
+}
+
+/**
+ * Call `onMessage` with every `direct` message the app's backend sends to this user
+ * (`POST /users/{user}/messages`) while the component is mounted; `onMessage` may change on
+ * every render.
+ */
+export function useDirectMessages<T = unknown>(onMessage: (message: DirectMessage<T>) => void): void {
+  const client = useRealtimeClient();
+  const latest = useRef(onMessage);
+  latest.current = onMessage;
+  useEffect(
+    () => client.on("direct", (message) => latest.current(message as DirectMessage<T>)),
+    [client],
+  );
 }

@@ -7,10 +7,13 @@ import {
   RealtimeProvider,
   useChannel,
   useConnectionState,
+  useDirectMessages,
+  usePresence,
   usePublish,
+  type PresenceState,
 } from "../src/react.js";
-import type { ChannelMessage } from "../src/index.js";
-import { connected, flush, harness } from "./fakes.js";
+import type { ChannelMessage, DirectMessage } from "../src/index.js";
+import { connected, flush, harness, type FakeSocket, type Harness } from "./fakes.js";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -139,5 +142,207 @@ describe("React bindings", () => {
     await settle();
     assert.equal(probe.subscribed, false);
     assert.equal(probe.error, "not allowed");
+  });
+});
+
+function Members({ channel, probe }: { channel: string | null; probe: { last?: PresenceState; renders: number } }): ReactNode {
+  const presence = usePresence(channel);
+  probe.last = presence;
+  probe.renders += 1;
+  return createElement("ul", null, presence.members.map((m) => m.user).join(","));
+}
+
+/** Mount `<Members>` on `channel` under the harness's client; returns the open socket. */
+async function mountMembers(
+  h: Harness,
+  channel: string,
+  probe: { last?: PresenceState; renders: number },
+): Promise<{ socket: FakeSocket; renderer: ReactTestRenderer }> {
+  let renderer!: ReactTestRenderer;
+  await act(async () => {
+    renderer = create(createElement(RealtimeProvider, { client: h.client }, createElement(Members, { channel, probe })));
+  });
+  const socket = await connected(h);
+  await settle();
+  return { socket, renderer };
+}
+
+const members = (probe: { last?: PresenceState }): unknown => probe.last?.members;
+
+describe("usePresence", () => {
+  it("reads the members after the subscribe ack, then follows join and leave", async () => {
+    const h = harness();
+    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const { socket } = await mountMembers(h, "presence-room", probe);
+    assert.equal(probe.last?.status, "loading");
+    assert.deepEqual(socket.frames("presence"), [], "no member list before the subscription is confirmed");
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    const read = socket.frames("presence");
+    assert.deepEqual(read.map((f) => f.channel), ["presence-room"]);
+    socket.ack(read[0]!, { channel: "presence-room", members: [{ user: "alice", data: { name: "Alice" }, connections: 2 }] });
+    await settle();
+    assert.equal(probe.last?.status, "ready");
+    assert.deepEqual(members(probe), [{ user: "alice", data: { name: "Alice" }, connections: 2 }]);
+
+    await act(async () => socket.receive({ type: "join", channel: "presence-room", user: "bob", data: { name: "Bob" } }));
+    assert.deepEqual(members(probe), [
+      { user: "alice", data: { name: "Alice" }, connections: 2 },
+      { user: "bob", data: { name: "Bob" }, connections: 1 },
+    ]);
+    await act(async () => socket.receive({ type: "join", channel: "presence-room", user: "alice", data: { name: "Alice B." } }));
+    assert.deepEqual(members(probe), [
+      { user: "alice", data: { name: "Alice B." }, connections: 2 },
+      { user: "bob", data: { name: "Bob" }, connections: 1 },
+    ], "a second join of a user updates it in place");
+    await act(async () => socket.receive({ type: "leave", channel: "presence-room", user: "alice" }));
+    assert.deepEqual(members(probe), [{ user: "bob", data: { name: "Bob" }, connections: 1 }]);
+    assert.equal(socket.frames("presence").length, 1);
+  });
+
+  it("applies the joins and leaves heard while the member list is being read on top of it", async () => {
+    const h = harness();
+    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const { socket } = await mountMembers(h, "presence-room", probe);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    await act(async () => {
+      socket.receive({ type: "join", channel: "presence-room", user: "carol" });
+      socket.receive({ type: "leave", channel: "presence-room", user: "alice" });
+    });
+    socket.ack(socket.last("presence"), { members: [{ user: "alice", connections: 1 }] }); // read before both
+    await settle();
+    assert.deepEqual(members(probe), [{ user: "carol", connections: 1 }]);
+  });
+
+  it("reads the members again after a reconnect, once", async () => {
+    const h = harness();
+    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    let { socket } = await mountMembers(h, "presence-room", probe);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    socket.ack(socket.last("presence"), { members: [{ user: "alice", connections: 1 }] });
+    await settle();
+    await act(async () => socket.drop());
+    await act(async () => h.clock.advance(h.clock.pending()[0]!));
+    socket = h.socket();
+    await act(async () => socket.accept());
+    assert.deepEqual(socket.frames("presence"), [], "not before the resubscribe is confirmed");
+    socket.ack(socket.last("subscribe"), { epoch: "e2", seq: 0, recovered: false }); // a reset too
+    await settle();
+    assert.equal(socket.frames("presence").length, 1, "one read for the ack and its reset");
+    socket.ack(socket.last("presence"), { members: [{ user: "bob", connections: 1 }] });
+    await settle();
+    assert.deepEqual(members(probe), [{ user: "bob", connections: 1 }]);
+    assert.equal(probe.last?.status, "ready");
+  });
+
+  it("unsubscribes on unmount and on a channel change", async () => {
+    const h = harness();
+    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    let setChannel!: (channel: string | null) => void;
+    function Switcher(): ReactNode {
+      const [channel, set] = useState<string | null>("presence-one");
+      setChannel = set;
+      return createElement(Members, { channel, probe });
+    }
+    let renderer!: ReactTestRenderer;
+    await act(async () => {
+      renderer = create(createElement(RealtimeProvider, { client: h.client }, createElement(Switcher)));
+    });
+    const socket = await connected(h);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    socket.ack(socket.last("presence"), { members: [{ user: "alice", connections: 1 }] });
+    await settle();
+    await act(async () => setChannel("presence-two"));
+    assert.deepEqual(socket.frames("unsubscribe").map((f) => f.channel), ["presence-one"]);
+    assert.deepEqual(probe.last, { members: [], status: "loading", error: null });
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    assert.equal(socket.last("presence").channel, "presence-two");
+    await act(async () => setChannel(null));
+    assert.deepEqual(probe.last, { members: [], status: "idle", error: null });
+    await act(async () => renderer.unmount());
+    assert.deepEqual(socket.frames("unsubscribe").map((f) => f.channel), ["presence-one", "presence-two"]);
+    assert.deepEqual(h.client.subscribedChannels, []);
+  });
+
+  it("survives StrictMode's double effects with one subscription and one read", async () => {
+    const h = harness();
+    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    await act(async () => {
+      create(
+        createElement(
+          StrictMode,
+          null,
+          createElement(RealtimeProvider, { client: h.client }, createElement(Members, { channel: "presence-room", probe })),
+        ),
+      );
+    });
+    const socket = await connected(h);
+    await settle();
+    assert.deepEqual(socket.frames("subscribe").map((f) => f.channel), ["presence-room"]);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    assert.equal(socket.frames("presence").length, 1);
+    socket.ack(socket.last("presence"), { members: [{ user: "alice", connections: 1 }] });
+    await settle();
+    await act(async () => socket.receive({ type: "join", channel: "presence-room", user: "bob" }));
+    assert.deepEqual(members(probe), [{ user: "alice", connections: 1 }, { user: "bob", connections: 1 }]);
+  });
+
+  it("reports a member list the server refuses and still follows join and leave", async () => {
+    const h = harness();
+    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const { socket } = await mountMembers(h, "presence-crowd", probe);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    socket.receive({ type: "error", id: socket.last("presence").id, code: "payload_too_large", message: "too many" });
+    await settle();
+    assert.equal(probe.last?.status, "error");
+    assert.equal(probe.last?.error?.message, "too many");
+    await act(async () => socket.receive({ type: "join", channel: "presence-crowd", user: "dan" }));
+    assert.deepEqual(members(probe), [{ user: "dan", connections: 1 }]);
+  });
+
+  it("reuses a subscription another component already confirmed", async () => {
+    const h = harness();
+    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const socket = await connected(h);
+    const first = h.client.subscribe("presence-room", () => undefined);
+    await flush();
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await first;
+    await act(async () => {
+      create(createElement(RealtimeProvider, { client: h.client }, createElement(Members, { channel: "presence-room", probe })));
+    });
+    await settle();
+    assert.equal(socket.frames("subscribe").length, 1);
+    assert.equal(socket.frames("presence").length, 1);
+  });
+});
+
+describe("useDirectMessages", () => {
+  it("calls the latest callback with every direct message while mounted", async () => {
+    const h = harness();
+    const got: string[] = [];
+    function Inbox({ tag }: { tag: string }): ReactNode {
+      useDirectMessages((message: DirectMessage) => got.push(`${tag} ${String(message.data)} ${message.from}`));
+      return null;
+    }
+    let renderer!: ReactTestRenderer;
+    await act(async () => {
+      renderer = create(createElement(RealtimeProvider, { client: h.client }, createElement(Inbox, { tag: "a" })));
+    });
+    const socket = await connected(h);
+    socket.receive({ type: "direct", data: "one", from: "backend", ts: 1 });
+    await act(async () => {
+      renderer.update(createElement(RealtimeProvider, { client: h.client }, createElement(Inbox, { tag: "b" })));
+    });
+    socket.receive({ type: "direct", data: "two", from: "backend", ts: 2 });
+    await act(async () => renderer.unmount());
+    socket.receive({ type: "direct", data: "three", from: "backend", ts: 3 });
+    assert.deepEqual(got, ["a one backend", "b two backend"]);
   });
 });
