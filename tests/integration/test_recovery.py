@@ -235,3 +235,49 @@ def test_messages_carry_the_epoch_a_subscriber_of_an_empty_channel_lacks(
     [replayed] = messages(two, ALICE_2)
     assert (replayed["seq"], replayed["epoch"], replayed["data"]) == (2, epoch, 2)
     assert frames(two, ALICE_2)[-1]["recovered"] is True
+
+
+def test_a_throttled_replay_is_retried_in_order(two: ManagementApiFake) -> None:
+    for n in range(3):
+        send(BOB, {"action": "publish", "channel": "room:t", "data": n})
+    connect(ALICE_2, "alice")
+    two.throttle_once.add(ALICE_2)  # the first replayed frame gets a 429
+    send(ALICE_2, {"action": "subscribe", "channel": "room:t", "since": 0, "id": "r"})
+    assert [m["seq"] for m in messages(two, ALICE_2)] == [1, 2, 3]
+    assert frames(two, ALICE_2)[-1]["recovered"] is True
+    assert two.attempts[ALICE_2] == 5  # 429, then three frames and the ack
+
+
+def test_a_replay_that_cannot_be_sent_leaves_no_subscription(two: ManagementApiFake) -> None:
+    from switchboard.store import SubscriptionModel
+
+    for n in range(3):
+        send(BOB, {"action": "publish", "channel": "room:f", "data": n})
+    connect(ALICE_2, "alice")
+    two.always_fail.add(ALICE_2)  # every post answers 500
+    send(ALICE_2, {"action": "subscribe", "channel": "room:f", "since": 0, "id": "r"})
+    assert SubscriptionModel.count("room:f") == 0  # not left pending forever
+    two.always_fail.clear()
+    send(BOB, {"action": "publish", "channel": "room:f", "data": "later"})
+    assert messages(two, ALICE_2) == []
+
+
+def test_going_live_never_recreates_a_subscription_deleted_meanwhile(
+    two: ManagementApiFake,
+) -> None:
+    from switchboard.store import SubscriptionModel
+
+    store = services.store()
+    send(BOB, {"action": "publish", "channel": "room:g", "data": 1})
+    record = store.get_connection(BOB)
+    assert record is not None
+    for check in (True, False):
+        store.subscribe(record, "room:g", pending=True)
+        store.unsubscribe(BOB, "room:g")  # $disconnect ran during the replay
+        assert store.go_live(BOB, "room:g", 1, check=check) is True
+        assert SubscriptionModel.count("room:g") == 0
+    store.subscribe(record, "room:g", pending=True)
+    assert store.go_live(BOB, "room:g", 0, check=True) is False  # a publish got in between
+    assert store.go_live(BOB, "room:g", 1, check=True) is True
+    [live] = SubscriptionModel.query("room:g")
+    assert (live.pending, live.live_from, live.ttl) == (None, 1, record.expires_at)

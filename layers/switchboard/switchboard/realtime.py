@@ -25,8 +25,8 @@ from typing import Any
 
 from switchboard import protocol
 from switchboard.config import Settings
-from switchboard.errors import ConnectionGoneError, PayloadTooLargeError
-from switchboard.fanout import Fanout, FanoutReport
+from switchboard.errors import ConnectionGoneError, DeliveryError, PayloadTooLargeError
+from switchboard.fanout import Fanout, FanoutReport, backoff_delay
 from switchboard.store import ConnectionRecord, Store
 
 logger = logging.getLogger(__name__)
@@ -211,6 +211,11 @@ class Realtime:
         except ConnectionGoneError:
             self.forget(connection_id)
             raise
+        except DeliveryError:
+            # The replay could not be sent whole: no half-recovered subscription stays
+            # behind; the client gets an error and may subscribe again.
+            self.store.unsubscribe(connection_id, channel)
+            raise
         return Subscribed(
             channel,
             position.epoch,
@@ -242,9 +247,26 @@ class Realtime:
 
     def _replay(self, connection_id: str, frames: list[tuple[int, str]], through: int) -> int:
         for seq, frame in frames:
-            self.send(connection_id, frame.encode())
+            self._send_retrying(connection_id, frame.encode())
             through = seq
         return through
+
+    def _send_retrying(self, connection_id: str, data: bytes) -> None:
+        """Send one replayed frame; a throttled (429) or transient failure is retried.
+
+        A replay is one connection's frames in order, so a retry here keeps the order;
+        :class:`DeliveryError` after the last attempt, :class:`ConnectionGoneError` at once.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.send(connection_id, data)
+                return
+            except DeliveryError as exc:
+                if not exc.retryable or attempt >= self.settings.fanout_max_attempts:
+                    raise
+                self.sleep(backoff_delay(attempt))
 
     def unsubscribe(self, connection: ConnectionRecord, channel: str) -> None:
         """Leave a channel (harmless when not subscribed); announces a presence leave."""

@@ -358,14 +358,21 @@ class Store:
         ``seq`` is still ``through``: every later message then finds the subscription
         live, and every earlier one was replayed, so nothing is lost or sent twice.
         Returns ``False`` when a publish got in between (replay more, then retry).
+        A subscription deleted meanwhile (``$disconnect`` or an unsubscribe ran during
+        the replay) stays deleted: nothing is made live and ``True`` is returned.
         """
         subscription = SubscriptionModel(channel, connection_id)
         actions: list[Action] = [
             SubscriptionModel.live_from.set(through),
             SubscriptionModel.pending.remove(),
         ]
+        still_there = SubscriptionModel.channel.exists()
         if not check:
-            subscription.update(actions=actions)
+            try:
+                subscription.update(actions=actions, condition=still_there)
+            except UpdateError as exc:
+                if not _conditional_failed(exc):
+                    raise
             return True
         position = (
             ChannelModel.seq.does_not_exist() if through == 0 else ChannelModel.seq == through
@@ -373,11 +380,16 @@ class Store:
         try:
             with TransactWrite(connection=self._connection) as transaction:
                 transaction.condition_check(ChannelModel, channel, condition=position)
-                transaction.update(subscription, actions=actions)
+                transaction.update(subscription, actions=actions, condition=still_there)
         except TransactWriteError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+            if not _conditional_failed(exc):
+                raise
+            reasons = exc.cancellation_reasons
+            if len(reasons) == 2 and reasons[1] is not None and reasons[1].code == (
+                "ConditionalCheckFailed"
+            ):
+                return True  # the subscription is gone: never recreate it (it had the TTL)
+            return False
         return True
 
     def unsubscribe(self, connection_id: str, channel: str) -> None:
