@@ -85,6 +85,13 @@ export function useConnectionState(): ConnectionState {
 export interface UseChannelOptions {
   /** Called when the server could not replay missed messages: reload the channel's state. */
   onReset?: (event: { channel: string; epoch: string | undefined; seq: number | undefined }) => void;
+  /**
+   * Resume from this position (e.g. a server-rendered page's `history` read): the first
+   * subscribe replays what was published after it. Read when the effect subscribes; ignored if
+   * the channel is already subscribed.
+   */
+  since?: number;
+  epoch?: string | null;
 }
 
 export interface ChannelStatus {
@@ -104,8 +111,8 @@ export function useChannel<T = unknown>(
   options: UseChannelOptions = {},
 ): ChannelStatus {
   const client = useRealtimeClient();
-  const latest = useRef({ onMessage, onReset: options.onReset });
-  latest.current = { onMessage, onReset: options.onReset };
+  const latest = useRef({ onMessage, onReset: options.onReset, since: options.since, epoch: options.epoch });
+  latest.current = { onMessage, onReset: options.onReset, since: options.since, epoch: options.epoch };
   const [status, setStatus] = useState<ChannelStatus>({ subscribed: false, error: null });
 
   useEffect(() => {
@@ -116,7 +123,8 @@ export function useChannel<T = unknown>(
     const stopReset = client.on("reset", (event) => {
       if (event.channel === channel) latest.current.onReset?.(event);
     });
-    client.subscribe<T>(channel, handler).then(
+    const { since, epoch } = latest.current;
+    client.subscribe<T>(channel, handler, since === undefined ? {} : { since, epoch }).then(
       () => {
         if (active) setStatus({ subscribed: true, error: null });
       },

@@ -169,6 +169,28 @@ async function mountMembers(
 
 const members = (probe: { last?: PresenceState }): unknown => probe.last?.members;
 
+describe("useChannel from a server-rendered position", () => {
+  it("sends since and epoch with the first subscribe and delivers what came after the render", async () => {
+    const h = harness();
+    const got: number[] = [];
+    function Feed(): ReactNode {
+      useChannel("room", (message: ChannelMessage) => got.push(message.seq), { since: 12, epoch: "e1" });
+      return null;
+    }
+    await act(async () => {
+      create(createElement(RealtimeProvider, { client: h.client }, createElement(Feed)));
+    });
+    const socket = await connected(h);
+    const frame = socket.last("subscribe");
+    assert.deepEqual([frame.since, frame.epoch], [12, "e1"]);
+    await act(async () => {
+      socket.message("room", 13);
+      socket.ack(frame, { epoch: "e1", seq: 13, recovered: true });
+    });
+    assert.deepEqual(got, [13]);
+  });
+});
+
 describe("usePresence", () => {
   it("reads the members after the subscribe ack, then follows join and leave", async () => {
     const h = harness();
