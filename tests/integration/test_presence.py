@@ -127,3 +127,20 @@ def test_a_too_large_presence_claim_is_refused(aws: None) -> None:
     )
     assert result.status == 401
     assert PresenceModel.count(ROOM) == 0
+
+
+def test_expired_entries_neither_shorten_the_list_nor_hide_the_cap(
+    room: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):  # expired, not yet deleted by DynamoDB's TTL; they sort first
+        PresenceModel(ROOM, f"a-expired-{n}", connections={"Xx="}, ttl=1).save()
+    connect(A1, "alice")
+    send(A1, {"action": "subscribe", "channel": ROOM})
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    settings = services.settings().__class__
+    monkeypatch.setattr(realtime, "settings", settings(presence_max_members=2))
+    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    assert sorted(m["user"] for m in frames(room, B)[-1]["members"]) == ["alice", "bob"]
+    monkeypatch.setattr(realtime, "settings", settings(presence_max_members=1))
+    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    assert frames(room, B)[-1]["code"] == "payload_too_large"

@@ -384,12 +384,14 @@ class Store:
         except TransactWriteError as exc:
             if not _conditional_failed(exc):
                 raise
+            # True when the subscription is gone (never recreate it: it had the TTL);
+            # False when the channel moved on (a publish got in between).
             reasons = exc.cancellation_reasons
-            if len(reasons) == 2 and reasons[1] is not None and reasons[1].code == (
-                "ConditionalCheckFailed"
-            ):
-                return True  # the subscription is gone: never recreate it (it had the TTL)
-            return False
+            return (
+                len(reasons) == 2
+                and reasons[1] is not None
+                and reasons[1].code == "ConditionalCheckFailed"
+            )
         return True
 
     def unsubscribe(self, connection_id: str, channel: str) -> None:
@@ -489,14 +491,20 @@ class Store:
         return True
 
     def presence_members(self, channel: str, limit: int, now: int) -> list[Member]:
-        """Up to ``limit`` members (one ``Query``); expired members are left out."""
-        members = []
-        for item in PresenceModel.query(channel, consistent_read=True, limit=limit):
+        """Up to ``limit`` live members (a paginated ``Query``, one page when nothing expired).
+
+        Expired entries (DynamoDB's TTL deletes lazily) are skipped without counting
+        towards ``limit``, so they can neither shorten the list nor hide the cap.
+        """
+        members: list[Member] = []
+        for item in PresenceModel.query(channel, consistent_read=True, page_size=limit):
             if item.ttl <= now or not item.connections:
                 continue
             members.append(
                 Member(user_id=item.user_id, data=item.data, connections=len(item.connections))
             )
+            if len(members) == limit:
+                break
         return members
 
     # ------------------------------------------------------------ channels
