@@ -65,7 +65,16 @@ js-test: ## the browser client: npm ci, build, unit tests (node --test), next bu
 browser-test: $(VENV)/.stamp ## the demo page in headless Chromium against the local gateway (installs Debian's chromium if missing)
 	clients/browser-tests/run.sh
 
-dev: $(VENV)/.stamp ## the local gateway: ws://localhost:$(PORT)
+# The demo page that make dev serves at / loads the built browser client.
+CLIENT_DIST := clients/js/dist/index.js
+$(CLIENT_DIST): clients/js/package.json clients/js/package-lock.json clients/js/tsconfig.json $(wildcard clients/js/src/*.ts)
+	@if command -v npm >/dev/null 2>&1; then \
+		cd clients/js && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else \
+		echo "make dev: npm not found: the WebSocket API runs, the demo page needs Node.js 20 to build the client"; \
+	fi
+
+dev: $(VENV)/.stamp $(CLIENT_DIST) ## the local gateway: ws://localhost:$(PORT), the demo page at http://localhost:$(PORT)/
 	PORT=$(PORT) $(PY) -m local_gateway
 
 token: $(VENV)/.stamp ## a development token: make token USER=alice [CHANNELS='room:*'] [SCOPE=publish]
