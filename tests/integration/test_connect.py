@@ -18,8 +18,9 @@ from functions.connect import app
 from switchboard import services
 from switchboard.auth import TokenVerifier
 from switchboard.errors import ConfigurationError, UnauthorizedError
+from switchboard.lifecycle import Handshake
 from switchboard.store import ConnectionModel
-from tests.conftest import SECRET, load_event, make_token
+from tests.conftest import CONNECTED_AT_MS, SECRET, load_event, make_token
 
 
 def _b64(data: bytes) -> str:
@@ -241,6 +242,35 @@ def test_a_short_secret_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) 
             TokenVerifier(secret="x" * 31)
     finally:
         services.reset()
+
+
+def test_a_short_secret_in_ssm_fails_each_handshake_with_500_and_says_why(
+    aws: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    boto3.client("ssm").put_parameter(Name="/sb/short", Value="short-secret", Type="SecureString")
+    monkeypatch.delenv("WS_SECRET")
+    monkeypatch.setenv("WS_SECRET_PARAMETER", "/sb/short")
+    parameters.clear_caches()
+    services.reset()
+    try:
+        result = services.connector().connect(
+            Handshake(
+                connection_id="Shortxxxxxxxxx=",
+                connected_at_ms=CONNECTED_AT_MS,
+                headers={},
+                query={"token": make_token("alice")},
+            )
+        )
+    finally:
+        parameters.clear_caches()
+        services.reset()
+    assert result.status == 500
+    [record] = [r for r in caplog.records if r.getMessage() == "handshake failed: misconfigured"]
+    assert "at least 32 bytes" in record.reason  # type: ignore[attr-defined]
+    assert "short-secret" not in caplog.text
 
 
 def test_no_token_source_is_a_configuration_error() -> None:

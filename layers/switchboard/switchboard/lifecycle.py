@@ -10,7 +10,7 @@ from typing import Any
 
 from switchboard.auth import Identity, TokenVerifier, check_origin, find_token
 from switchboard.config import Settings
-from switchboard.errors import AuthError, TokenReplayedError
+from switchboard.errors import AuthError, ConfigurationError, TokenReplayedError
 from switchboard.store import (
     CONNECTION_LIFETIME_SECONDS,
     TTL_MARGIN_SECONDS,
@@ -80,6 +80,11 @@ class Connector:
         except AuthError as exc:
             logger.info("handshake refused", extra={"status": exc.status, "reason": exc.reason})
             return HandshakeResult(status=exc.status, headers={}, reason=exc.reason)
+        except ConfigurationError as exc:
+            # e.g. the secret in SSM or Secrets Manager is too short: every handshake fails
+            # until it is fixed, so say exactly why (never the secret itself)
+            logger.error("handshake failed: misconfigured", extra={"reason": str(exc)})
+            return HandshakeResult(status=500, headers={}, reason="Internal Server Error")
         connected_at_s = handshake.connected_at_ms // 1000
         self.store.put_connection(
             ConnectionRecord(
