@@ -1,6 +1,10 @@
 // The demo page's logic. Everything is also reachable from `window.demo`, so a browser test can
 // drive the page: `demo.connect(user, channel)`, `demo.publish(data)`, `demo.messages`,
-// `demo.states`, `demo.subscriptions`, `demo.resets`, `demo.client`.
+// `demo.states`, `demo.subscriptions`, `demo.resets`, `demo.members`, `demo.presence`,
+// `demo.direct`, `demo.client`.
+//
+// On a presence channel (name starting with `presence-`) the page lists who is there: the member
+// list read after every subscribe ack, then kept up to date from `join` and `leave`.
 //
 // URL parameters: `user`, `channel`, `autoconnect=1`, `ws` (the WebSocket URL; default: this
 // page's host), `token_url` (default `/dev/token`; the user is added as `?user=`),
@@ -23,6 +27,12 @@ const demo = {
   /** `reset` events (history lost beyond recovery). */
   resets: [],
   errors: [],
+  /** On a presence channel: who is there, [{user, data, connections}]. */
+  members: [],
+  /** On a presence channel: every `join` and `leave` event. */
+  presence: [],
+  /** `direct` messages from the backend: {data, from, ts}. */
+  direct: [],
   connect,
   disconnect,
   publish,
@@ -39,6 +49,62 @@ function log(text, kind = "message") {
   item.className = kind;
   item.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
   $("log").prepend(item);
+}
+
+const PRESENCE_PREFIX = "presence-";
+
+function showMembers() {
+  const list = $("members");
+  list.replaceChildren(
+    ...demo.members.map((member) => {
+      const item = document.createElement("li");
+      const name = typeof member.data?.name === "string" ? member.data.name : member.user;
+      item.textContent = member.connections > 1 ? `${name} (${member.connections} tabs)` : name;
+      item.dataset.user = member.user;
+      return item;
+    }),
+  );
+  $("members-count").textContent = String(demo.members.length);
+}
+
+/** Keep `demo.members` for a presence channel: read after each subscribe ack, then join/leave. */
+function followPresence(client, channel) {
+  $("presence").hidden = false;
+  let heard = null; // events heard while a read is in flight, applied on top of its answer
+  let reading = 0;
+  const apply = (members, event) => {
+    const rest = members.filter((member) => member.user !== event.user);
+    if (event.type === "leave") return rest;
+    const known = members.find((member) => member.user === event.user);
+    return [...rest, { user: event.user, data: event.data, connections: known?.connections ?? 1 }];
+  };
+  const read = async () => {
+    const serial = ++reading;
+    heard = [];
+    try {
+      let members = await client.presence(channel);
+      if (serial !== reading || demo.client !== client) return;
+      for (const event of heard) members = apply(members, event);
+      demo.members = members;
+      showMembers();
+    } catch (error) {
+      if (error.code === "connection_lost" || error.code === "closed") return;
+      demo.errors.push({ code: error.code, message: error.message, channel });
+      log(`member list failed: ${error.message}`, "error");
+    } finally {
+      if (serial === reading) heard = null;
+    }
+  };
+  client.on("subscribed", (event) => {
+    if (event.channel === channel) void read();
+  });
+  return (event) => {
+    demo.presence.push(event);
+    heard?.push(event);
+    demo.members = apply(demo.members, event);
+    showMembers();
+    log(`${event.user} ${event.type === "join" ? "joined" : "left"} ${event.channel}`, "event");
+  };
 }
 
 function showState(state) {
@@ -81,6 +147,13 @@ async function connect(user, channel) {
     demo.errors.push({ code: error.code, message: error.message, channel: on });
     log(`error ${error.code}: ${error.message}`, "error");
   });
+  client.on("direct", (message) => {
+    demo.direct.push(message);
+    log(`direct from ${message.from ?? "?"}: ${JSON.stringify(message.data)}`);
+  });
+  demo.members = [];
+  showMembers();
+  const onPresence = channel.startsWith(PRESENCE_PREFIX) ? followPresence(client, channel) : undefined;
   client.connect();
   showState(client.state);
   try {
@@ -88,7 +161,7 @@ async function connect(user, channel) {
       demo.messages.push(message);
       const text = typeof message.data?.text === "string" ? message.data.text : JSON.stringify(message.data);
       log(`[${message.channel} #${message.seq}] ${message.from ?? "?"}: ${text}`);
-    });
+    }, { onPresence });
     demo.subscriptions.push({ channel: subscription.channel, epoch: subscription.epoch, seq: subscription.seq });
     log(`subscribed to ${subscription.channel} (epoch ${subscription.epoch ?? "-"}, seq ${subscription.seq ?? "-"})`, "event");
   } catch (error) {
@@ -104,6 +177,9 @@ function disconnect() {
   if (!demo.client) return;
   demo.client.close();
   demo.client = null;
+  demo.members = [];
+  showMembers();
+  $("presence").hidden = true;
   $("connection-id").textContent = "-";
   showState("closed");
 }
