@@ -340,6 +340,7 @@ export class SwitchboardClient {
       for (const waiter of channel.waiters) waiter.reject(error);
     }
     this.channels.clear();
+    this.directSeen = [];
     this.setState("closed");
   }
 
