@@ -32,8 +32,8 @@ ENV_SQS_VISIBILITY_TIMEOUT = "SQS_VISIBILITY_TIMEOUT"
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
 # Template variables that only make sense on AWS: locally WS_SECRET holds the secret.
 DROPPED_LOCALLY = ("WS_SECRET_PARAMETER", "WS_SECRET_ID")
-# Local defaults that the developer's environment may override
-# (e.g. POWERTOOLS_METRICS_DISABLED=false shows the metrics).
+# Local defaults, over the template's values, that the developer's environment (or an
+# --env-vars file) may override (e.g. POWERTOOLS_METRICS_DISABLED=false shows the metrics).
 LOCAL_DEFAULTS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
@@ -123,8 +123,9 @@ def function_environment(
             "TZ": ":UTC",
         }
     )
-    environment.update({key: os.environ.get(key, value) for key, value in LOCAL_DEFAULTS.items()})
     environment.update(spec.environment)
+    # after the template's values: there is no X-Ray daemon here, whatever Tracing says
+    environment.update({key: os.environ.get(key, value) for key, value in LOCAL_DEFAULTS.items()})
     for key in DROPPED_LOCALLY:
         environment.pop(key, None)
     environment.update(

@@ -10,6 +10,7 @@ import pytest
 
 from local_gateway import events
 from local_gateway.routing import HttpRouter, select_websocket_route
+from local_gateway.settings import Settings, function_environment
 from local_gateway.template import HttpRoute, TemplateError, load_application
 from tests.e2e.conftest import ROOT
 
@@ -102,6 +103,24 @@ def test_the_projects_template_is_served() -> None:
         if key.endswith("QUEUE_URL")
     }
     assert not any(url.startswith(("http://", "https://")) for url in queue_urls)
+
+
+def test_tracing_is_off_locally_whatever_the_template_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = load_application(ROOT / "template.yaml")
+    spec = app.functions["DefaultFunction"]
+    assert spec.environment["POWERTOOLS_TRACE_DISABLED"] == "false"  # Tracing: Active
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    local = function_environment(
+        spec, Settings(), management_endpoint="http://x", dynamodb_endpoint="http://y"
+    )
+    assert local["POWERTOOLS_TRACE_DISABLED"] == "true"  # no X-Ray daemon here
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")  # the developer may ask
+    local = function_environment(
+        spec, Settings(), management_endpoint="http://x", dynamodb_endpoint="http://y"
+    )
+    assert local["POWERTOOLS_TRACE_DISABLED"] == "false"
 
 
 def test_a_template_without_a_websocket_api_is_refused(tmp_path: Path) -> None:
