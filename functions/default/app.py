@@ -28,6 +28,10 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
     request = event.request_context
     logger.append_keys(connection_id=request.connection_id)
     handler = services.message_handler(services.endpoint_for(request.api_id, request.stage))
-    reply = handler.handle(request.connection_id, event.decoded_body)
+    reply = handler.handle(
+        request.connection_id,
+        event.decoded_body,
+        identified=lambda user_id: logger.append_keys(user_id=user_id),
+    )
     logger.info("frame", extra={"reply": reply.get("type"), "code": reply.get("code")})
     return {"statusCode": 200}

@@ -6,6 +6,7 @@ behind a real botocore client.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -328,3 +329,34 @@ def test_a_failed_reply_does_not_raise(me: ManagementApiFake, lambda_context: An
     me.always_fail.add(ME)
     send({"action": "ping", "id": "k"}, ctx=lambda_context)
     assert me.attempts[ME] == 1
+
+
+def test_log_lines_carry_the_connection_and_its_user(
+    me: ManagementApiFake, lambda_context: Any
+) -> None:
+    stream = io.StringIO()
+    handler = app.logger.registered_handler
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+
+    def lines() -> list[dict[str, Any]]:
+        out = [json.loads(line) for line in stream.getvalue().splitlines() if line]
+        stream.seek(0)
+        stream.truncate()
+        return out
+
+    try:
+        token = make_token("alice")
+        send({"action": "publish", "channel": "room:a", "data": 1, "id": "p"}, ctx=lambda_context)
+        logged = lines()
+        frame = next(line for line in logged if line.get("message") == "frame")
+        assert (frame["connection_id"], frame["user_id"], frame["reply"]) == (ME, "alice", "ack")
+        published = next(line for line in logged if line.get("message") == "published")
+        assert published["user_id"] == "alice"  # the layer's log lines too
+        assert token.split(".")[0] not in json.dumps(logged)
+        # the next invocation starts clean: an unknown connection logs no stale user
+        send({"action": "ping", "id": "x"}, connection_id="Unknownxxxxxxx=", ctx=lambda_context)
+        frame = next(line for line in lines() if line.get("message") == "frame")
+        assert frame["connection_id"] == "Unknownxxxxxxx="
+        assert "user_id" not in frame
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]

@@ -178,13 +178,24 @@ class MessageHandler:
         self.settings = settings
         self.clock = clock
 
-    def handle(self, connection_id: str, body: str | None) -> dict[str, Any]:
-        """Answer one frame; returns the reply it posted back."""
-        reply = self._answer(connection_id, body)
+    def handle(
+        self,
+        connection_id: str,
+        body: str | None,
+        identified: Callable[[str], object] | None = None,
+    ) -> dict[str, Any]:
+        """Answer one frame; returns the reply it posted back.
+
+        ``identified`` is told the connection's user id once it is known (the handler
+        adds it to its log lines).
+        """
+        reply = self._answer(connection_id, body, identified)
         self._reply(connection_id, reply)
         return reply
 
-    def _answer(self, connection_id: str, body: str | None) -> dict[str, Any]:
+    def _answer(
+        self, connection_id: str, body: str | None, identified: Callable[[str], object] | None
+    ) -> dict[str, Any]:
         frame_id: str | None = None
         try:
             frame = protocol.parse_frame(body)
@@ -195,6 +206,8 @@ class MessageHandler:
                 connection = self.store.get_connection(connection_id)
                 if connection is None:
                     raise ForbiddenError("this connection is not registered; reconnect")
+                if identified is not None:
+                    identified(connection.user_id)
             request = Request(
                 frame=frame,
                 connection_id=connection_id,
