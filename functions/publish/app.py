@@ -1,6 +1,7 @@
-"""Server-side publish (HTTP API): ``POST /publish``, ``POST /users/{userId}/messages``.
+"""The app's backend API (HTTP API): ``POST /publish``, ``POST /users/{userId}/messages``,
+``GET /channels/{channel}/history``.
 
-The HTTP API has exactly these two routes and names the matched one in ``routeKey``
+The HTTP API has exactly these routes and names the matched one in ``routeKey``
 (with ``userId`` in ``pathParameters``), so the handler dispatches on it directly
 rather than loading a path-matching resolver on the cold path.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -101,9 +103,21 @@ def user_messages(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict
     )
 
 
+def channel_history(event: APIGatewayProxyEventV2, _context: LambdaContext) -> dict[str, Any]:
+    """``GET /channels/{channel}/history``: a page of history, or ``limit=0``: the position."""
+    caller = server_publish.authorize(event.headers, services.verifier_source().get())
+    logger.append_keys(user_id=caller.name)
+    realtime = services.realtime(services.configured_endpoint())
+    channel = unquote(event.path_parameters.get("channel", ""))
+    return server_publish.read_history(
+        realtime, caller, channel, event.query_string_parameters or {}
+    )
+
+
 ROUTES: dict[str, Callable[[APIGatewayProxyEventV2, LambdaContext], dict[str, Any]]] = {
     "POST /publish": publish,
     "POST /users/{userId}/messages": user_messages,
+    "GET /channels/{channel}/history": channel_history,
 }
 
 

@@ -136,3 +136,45 @@ def test_an_http_publish_reaches_subscribers_once_per_idempotency_key(
         )[0]
         == 403
     )
+
+
+def get(gateway: GatewayProcess, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    http = gateway.url.replace("ws://", "http://")
+    req = urllib.request.Request(f"{http}{path}", headers=headers, method="GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_a_server_rendered_position_hands_the_client_exactly_what_came_after(
+    switchboard: GatewayProcess,
+) -> None:
+    """The server-rendered hand-off: read the position over HTTP (limit=0), render, then
+    the browser subscribes with that since/epoch and gets what was published meanwhile."""
+    server = sign_token(DEFAULT_WS_SECRET, "backend", scope="publish")
+    auth = {"Authorization": f"Bearer {server}", "Content-Type": "application/json"}
+    channel = "room:ssr"
+    for n in range(2):
+        assert post(switchboard, "/publish", {"channel": channel, "data": n}, auth)[0] == 200
+    status, position = get(switchboard, f"/channels/{channel}/history?limit=0", auth)
+    assert (status, position["seq"], position["messages"]) == (200, 2, [])
+    # published after the page was rendered, before the browser's socket is open
+    assert post(switchboard, "/publish", {"channel": channel, "data": "late"}, auth)[0] == 200
+    with connect(url(switchboard, "frank")) as frank:
+        frames = request(
+            frank,
+            {
+                "action": "subscribe",
+                "channel": channel,
+                "since": position["seq"],
+                "epoch": position["epoch"],
+                "id": "s",
+            },
+        )
+    assert [(f["seq"], f["data"]) for f in frames if f["type"] == "message"] == [(3, "late")]
+    assert frames[-1]["recovered"] is True
+    status, page = get(switchboard, f"/channels/{channel}/history?limit=10", auth)
+    assert [m["data"] for m in page["messages"]] == [0, 1, "late"]
+    assert get(switchboard, f"/channels/{channel}/history", {})[0] == 401

@@ -23,7 +23,7 @@ from local_gateway.template import _read_yaml
 from switchboard import queueing, services
 from tests.conftest import CONTEXT, ManagementApiFake, make_token
 from tests.integration.test_recovery import connect, disconnect, send
-from tests.integration.test_server_publish import call
+from tests.integration.test_server_publish import call, history
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = _read_yaml(ROOT / "template.yaml")
@@ -260,6 +260,7 @@ def test_every_call_of_every_function_is_granted(
         assert call({"channel": room, "data": 4}, token=server, key="iam-1")[0] == 200
         assert call({"channel": big, "data": 5}, token=server)[0] == 200
         assert call({"data": 6}, token=server, event="user_message")[0] == 200
+        assert history(room, {"limit": "5"}, server)[0] == 200
 
     for function in (
         "ConnectFunction",

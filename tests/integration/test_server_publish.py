@@ -221,3 +221,53 @@ def test_an_unknown_route_is_404(subscribers: ManagementApiFake) -> None:
     assert response["statusCode"] == 404
     assert json.loads(response["body"])["code"] == "not_found"
     assert response["headers"]["Content-Type"] == "application/json"
+
+
+def history(
+    channel: str, query: dict[str, str] | None, token: str | None = SERVER
+) -> tuple[int, dict[str, Any]]:
+    request = load_event("channel_history")
+    request["pathParameters"] = {"channel": channel}
+    request["queryStringParameters"] = query
+    request["headers"].pop("authorization", None)
+    if token is not None:
+        request["headers"]["authorization"] = f"Bearer {token}"
+    response = app.lambda_handler(request, CONTEXT)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_history_over_http_gives_the_position_and_pages(subscribers: ManagementApiFake) -> None:
+    status, empty = history("room:lobby", {"limit": "0"})
+    assert (status, empty["epoch"], empty["seq"], empty["messages"]) == (200, None, 0, [])
+    for n in range(3):
+        call({"channel": "room:lobby", "data": n}, token=SERVER)
+    status, position = history("room:lobby", {"limit": "0"})
+    assert (status, position["seq"], position["messages"]) == (200, 3, [])
+    assert isinstance(position["epoch"], str)
+    status, page = history("room:lobby", {"limit": "2"})
+    assert [m["seq"] for m in page["messages"]] == [2, 3]
+    assert page["next"] == 2  # page back with before=2
+    status, older = history("room:lobby", {"limit": "2", "before": "2"})
+    assert ([m["data"] for m in older["messages"]], older["next"]) == ([0], None)
+    assert history("room%3Alobby", None)[1]["seq"] == 3  # an encoded path segment
+
+
+@pytest.mark.parametrize(
+    ("channel", "query", "token", "status"),
+    [
+        pytest.param("room:lobby", {"limit": "-1"}, lambda: SERVER, 400, id="negative"),
+        pytest.param("room:lobby", {"limit": "101"}, lambda: SERVER, 400, id="over-the-max"),
+        pytest.param("room:lobby", {"before": "x"}, lambda: SERVER, 400, id="not-a-number"),
+        pytest.param("bad channel", None, lambda: SERVER, 400, id="bad-channel"),
+        pytest.param("room:lobby", None, lambda: None, 401, id="no-credential"),
+        pytest.param("room:lobby", None, lambda: make_token("alice"), 403, id="browser-token"),
+    ],
+)
+def test_history_over_http_refuses_bad_requests(
+    subscribers: ManagementApiFake,
+    channel: str,
+    query: dict[str, str] | None,
+    token: Callable[[], str | None],
+    status: int,
+) -> None:
+    assert history(channel, query, token())[0] == status

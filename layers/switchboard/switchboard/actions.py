@@ -27,7 +27,7 @@ from switchboard.errors import (
     RateLimitedError,
 )
 from switchboard.protocol import Frame
-from switchboard.realtime import Realtime
+from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime
 from switchboard.router import Router
 from switchboard.sender import Sender
 from switchboard.store import ConnectionRecord
@@ -35,8 +35,6 @@ from switchboard.store import ConnectionRecord
 logger = logging.getLogger(__name__)
 
 PUBLISH_WINDOW_SECONDS = 1
-HISTORY_PAGE_DEFAULT = 50
-HISTORY_PAGE_MAX = 100
 
 
 @dataclass(frozen=True)

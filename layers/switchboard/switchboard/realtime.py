@@ -38,6 +38,11 @@ TAIL_RETRY_SECONDS = 0.02
 Send = Callable[[str, bytes], None]
 
 
+# A page of history (the history action and GET /channels/{channel}/history).
+HISTORY_PAGE_DEFAULT = 50
+HISTORY_PAGE_MAX = 100
+
+
 @dataclass(frozen=True)
 class PublishResult:
     """What a publish did: the message's position and its delivery report."""

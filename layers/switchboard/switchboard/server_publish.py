@@ -20,7 +20,7 @@ from switchboard import protocol
 from switchboard.auth import Identity, TokenVerifier
 from switchboard.channels import check_allowed, validate_channel
 from switchboard.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
-from switchboard.realtime import Realtime
+from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime
 
 PUBLISH_SCOPE = "publish"
 MAX_BATCH = 100
@@ -122,6 +122,30 @@ def run_user_message(
         raise BadRequestError("'data' is required")
     report = realtime.send_to_user(user_id, request["data"], caller.name)
     return {"user": user_id, **report.as_dict()}
+
+
+def _query_int(query: Mapping[str, str], name: str, maximum: int | None = None) -> int | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 16:
+        raise BadRequestError(f"'{name}' must be a non-negative integer")
+    number = int(value)
+    if maximum is not None and number > maximum:
+        raise BadRequestError(f"'{name}' must be at most {maximum}")
+    return number
+
+
+def read_history(
+    realtime: Realtime, caller: Caller, channel: str, query: Mapping[str, str]
+) -> dict[str, Any]:
+    """``GET /channels/{channel}/history``: a page of kept messages, or (``limit=0``) the
+    channel's position, for a server-rendered page to hand its client ``since``/``epoch``."""
+    channel = validate_channel(channel)
+    check_allowed(channel, caller.identity.capabilities)
+    limit = _query_int(query, "limit", maximum=HISTORY_PAGE_MAX)
+    before = _query_int(query, "before")
+    return realtime.history(channel, HISTORY_PAGE_DEFAULT if limit is None else limit, before)
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
