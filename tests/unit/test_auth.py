@@ -159,3 +159,27 @@ def test_secret_is_read_through_the_loader_each_time() -> None:
     assert source.get().verify(token).user_id == "dave"
     with pytest.raises(UnauthorizedError):
         source.get().verify(token)  # rotated: the old signature no longer verifies
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("a." + "b" * 4100 + ".c", id="compact-but-over-4096-characters"),
+        pytest.param("a.b", id="two-parts"),
+        pytest.param("a.b.c.d.e", id="jwe-shaped"),
+        pytest.param("a.b.c d", id="space"),
+        pytest.param("a.b.c\n", id="newline"),
+    ],
+)
+def test_malformed_tokens_are_refused_before_any_decoding(
+    token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from switchboard import auth
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("decoded a token that should have been refused first")
+
+    monkeypatch.setattr(jwt, "decode", never)
+    monkeypatch.setattr(jwt, "get_unverified_header", never)
+    with pytest.raises(auth.UnauthorizedError):
+        auth.TokenVerifier(secret="s" * 32).verify(token)
