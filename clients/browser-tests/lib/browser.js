@@ -106,8 +106,20 @@ export class Session {
         const state = await page.evaluate(() => {
           const demo = window.demo;
           if (!demo) return null;
-          const { messages, states, resets, errors, user, channel } = demo;
-          return { user, channel, state: demo.client?.state, connectionId: demo.client?.connectionId, states, messages, resets, errors };
+          const { messages, states, resets, errors, user, channel, members, presence, direct } = demo;
+          return {
+            user,
+            channel,
+            state: demo.client?.state,
+            connectionId: demo.client?.connectionId,
+            states,
+            messages,
+            resets,
+            errors,
+            members,
+            presence,
+            direct,
+          };
         });
         writeFileSync(join(directory, `${label}.demo.json`), `${JSON.stringify(state, null, 2)}\n`);
       } catch (failure) {

@@ -339,6 +339,191 @@ browserTest(
   options,
 );
 
+/** `[user, connections]` of every entry of the page's member list, sorted by user. */
+function members(page) {
+  return page.evaluate(() =>
+    window.demo.members.map((m) => [m.user, m.connections]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
+}
+
+/** Wait until the page's member list holds exactly `users` (one entry each, any order). */
+async function waitMembers(page, users) {
+  await page.waitForFunction(
+    (expected) => {
+      const got = window.demo.members.map((m) => m.user).sort();
+      return got.length === expected.length && got.every((user, i) => user === expected[i]);
+    },
+    [...users].sort(),
+    POLL,
+  );
+}
+
+/** What the page shows of the member list: `[[data-user, text], ...]` sorted, and the count. */
+async function shownMembers(page) {
+  const items = await page.$$eval("#members li", (lis) => lis.map((li) => [li.dataset.user, li.textContent]));
+  items.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { items, count: await page.textContent("#members-count"), hidden: await page.locator("#presence").isHidden() };
+}
+
+browserTest(
+  "presence: two users see each other, a second tab adds no entry, a closed page leaves",
+  async (session) => {
+    const logFrom = gateway.lines.length;
+    const channel = `presence-${channelFor("members")}`;
+    const alice = await session.newPage("alice");
+    const bob = await session.newPage("bob");
+    await Promise.all([openDemo(alice, "alice", channel), openDemo(bob, "bob", channel)]);
+    await Promise.all([waitSubscribed(alice, channel), waitSubscribed(bob, channel)]);
+
+    // Each page lists both users, one tab each, in its state and on screen.
+    await Promise.all([waitMembers(alice, ["alice", "bob"]), waitMembers(bob, ["alice", "bob"])]);
+    for (const page of [alice, bob]) {
+      assert.deepEqual(await members(page), [["alice", 1], ["bob", 1]]);
+      await page.waitForFunction(() => document.querySelectorAll("#members li").length === 2, undefined, POLL);
+      assert.deepEqual(await shownMembers(page), {
+        items: [["alice", "alice"], ["bob", "bob"]],
+        count: "2",
+        hidden: false,
+      });
+    }
+
+    // A second tab of Alice: no second entry anywhere, and no second join. The new tab reads the
+    // list after its subscribe: Alice with two connections, which it shows.
+    const aliceJoinsSeenByBob = () => bob.evaluate(() => window.demo.presence.filter((e) => e.type === "join" && e.user === "alice").length);
+    const joinsBefore = await aliceJoinsSeenByBob();
+    const alice2 = await session.newPage("alice-tab2");
+    await openDemo(alice2, "alice", channel);
+    await waitSubscribed(alice2, channel);
+    await alice2.waitForFunction(
+      () => window.demo.members.some((m) => m.user === "alice" && m.connections === 2) && window.demo.members.length === 2,
+      undefined,
+      POLL,
+    );
+    assert.deepEqual(await members(alice2), [["alice", 2], ["bob", 1]]);
+    await alice2.waitForFunction(() => document.querySelectorAll("#members li").length === 2, undefined, POLL);
+    assert.deepEqual(await shownMembers(alice2), {
+      items: [["alice", "alice (2 tabs)"], ["bob", "bob"]],
+      count: "2",
+      hidden: false,
+    });
+    // The server's member list, asked from Bob's page, agrees.
+    const serverList = await bob.evaluate(
+      (name) => window.demo.client.presence(name).then((list) => list.map((m) => [m.user, m.connections]).sort()),
+      channel,
+    );
+    assert.deepEqual(serverList, [["alice", 2], ["bob", 1]]);
+    await sleep(300); // room for a (wrong) second join to arrive
+    assert.equal(await aliceJoinsSeenByBob(), joinsBefore, "a second tab sends no join");
+    for (const page of [alice, bob]) {
+      assert.deepEqual((await members(page)).map(([user]) => user), ["alice", "bob"]);
+      assert.equal(await page.locator('#members li[data-user="alice"]').count(), 1);
+    }
+
+    // Bob closes his page: a leave, and he is gone from both of Alice's tabs.
+    await bob.close();
+    await Promise.all([waitMembers(alice, ["alice"]), waitMembers(alice2, ["alice"])]);
+    for (const page of [alice, alice2]) {
+      const leaves = await page.evaluate(() => window.demo.presence.filter((e) => e.type === "leave"));
+      assert.deepEqual(leaves.map((e) => [e.type, e.channel, e.user]), [["leave", channel, "bob"]]);
+      await page.waitForFunction(() => !document.querySelector('#members li[data-user="bob"]'), undefined, POLL);
+      assert.equal(await page.textContent("#members-count"), "1");
+    }
+
+    // Alice closes her second tab: she still has one connection, so nobody hears her leave.
+    await alice2.close();
+    const remaining = async () =>
+      alice.evaluate((name) => window.demo.client.presence(name).then((list) => list.map((m) => [m.user, m.connections])), channel);
+    const deadline = Date.now() + 10_000;
+    let list = await remaining();
+    while (JSON.stringify(list) !== JSON.stringify([["alice", 1]])) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for alice's second tab to go: ${JSON.stringify(list)}`);
+      await sleep(100);
+      list = await remaining();
+    }
+    assert.deepEqual(await members(alice), [["alice", 1]]);
+    assert.deepEqual(
+      (await alice.evaluate(() => window.demo.presence.filter((e) => e.type === "leave"))).map((e) => e.user),
+      ["bob"],
+    );
+
+    assert.deepEqual(session.pageErrors(), []);
+    assert.deepEqual(await alice.evaluate(() => window.demo.errors), []);
+    assertGatewayHealthy(logFrom);
+  },
+  options,
+);
+
+browserTest(
+  "direct messages: POST /users/{user}/messages with a publish token reaches each of the user's pages once",
+  async (session) => {
+    const logFrom = gateway.lines.length;
+    const channel = channelFor("direct");
+    const carol = await session.newPage("carol");
+    const carol2 = await session.newPage("carol-tab2");
+    const dave = await session.newPage("dave");
+    const carolSockets = recordSockets(carol);
+    await Promise.all([openDemo(carol, "carol", channel), openDemo(carol2, "carol", channel), openDemo(dave, "dave", channel)]);
+    await Promise.all([waitSubscribed(carol, channel), waitSubscribed(carol2, channel), waitSubscribed(dave, channel)]);
+
+    // The server credential: a token from the gateway's /dev/token (signed HS256 with its
+    // WS_SECRET) carrying "scope": "publish", as a backend would hold.
+    const token = async (query) => {
+      const response = await fetch(`${gateway.httpUrl}/dev/token?${new URLSearchParams(query)}`);
+      assert.equal(response.status, 200);
+      return (await response.json()).token;
+    };
+    const serverToken = await token({ user: "backend", scope: "publish" });
+    const [header, claims] = serverToken.split(".").slice(0, 2).map((part) => JSON.parse(Buffer.from(part, "base64url")));
+    assert.equal(header.alg, "HS256");
+    assert.deepEqual([claims.sub, claims.scope], ["backend", "publish"]);
+    const send = (user, body, bearer = serverToken) =>
+      fetch(`${gateway.httpUrl}/users/${encodeURIComponent(user)}/messages`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+
+    // A browser token (no scope) may not send one; nothing arrives.
+    const refused = await send("carol", { data: { text: "not from a backend" } }, await token({ user: "mallory" }));
+    assert.equal(refused.status, 403);
+
+    const data = { text: "your order shipped", order: 42 };
+    const response = await send("carol", { data });
+    assert.equal(response.status, 200);
+    const answer = await response.json();
+    assert.deepEqual(
+      { user: answer.user, delivered: answer.delivered, pruned: answer.pruned, failed: answer.failed },
+      { user: "carol", delivered: 2, pruned: 0, failed: 0 },
+    );
+
+    await Promise.all([carol, carol2].map((page) => page.waitForFunction(() => window.demo.direct.length >= 1, undefined, POLL)));
+    await sleep(300); // room for a late duplicate to show up
+    for (const page of [carol, carol2]) {
+      const direct = await page.evaluate(() => window.demo.direct);
+      assert.equal(direct.length, 1, "the direct message arrived once");
+      assert.deepEqual([direct[0].data, direct[0].from], [data, "backend"]);
+      assert.equal(typeof direct[0].ts, "number");
+      // The page shows it once, and it is no channel message.
+      const shown = page.locator("#log li", { hasText: `direct from backend: ${JSON.stringify(data)}` });
+      await shown.first().waitFor();
+      assert.equal(await shown.count(), 1);
+      assert.deepEqual(await page.evaluate(() => window.demo.messages), []);
+    }
+    // Dave, on the same channel, got nothing.
+    assert.deepEqual(await dave.evaluate(() => window.demo.direct), []);
+    assert.equal(await dave.locator("#log li", { hasText: "direct from" }).count(), 0);
+    // On Carol's wire: one direct frame (and not the refused one).
+    assert.equal(carolSockets.length, 1);
+    const directFrames = carolSockets[0].received.filter((frame) => frame.type === "direct");
+    assert.deepEqual(directFrames.map((frame) => [frame.data, frame.from]), [[data, "backend"]]);
+
+    assert.deepEqual(session.pageErrors(), []);
+    for (const page of [carol, carol2, dave]) assert.deepEqual(await page.evaluate(() => window.demo.errors), []);
+    assertGatewayHealthy(logFrom);
+  },
+  options,
+);
+
 browserTest(
   "a failing test leaves a screenshot, the console log and the demo's state of each page",
   async (session) => {
