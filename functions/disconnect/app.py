@@ -28,13 +28,15 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
     request = event.request_context
     logger.append_keys(connection_id=request.connection_id)
     realtime = services.realtime(services.endpoint_for(request.api_id, request.stage))
-    subscriptions = realtime.forget(request.connection_id)
+    deleted = realtime.forget(request.connection_id)
+    if deleted.user_id is not None:
+        logger.append_keys(user_id=deleted.user_id)
     logger.info(
         "disconnected",
         extra={
             "status_code": request.disconnect_status_code,
             "reason": request.disconnect_reason,
-            "subscriptions": subscriptions,
+            "subscriptions": len(deleted.subscriptions),
         },
     )
     metrics.add_metric(name="Disconnected", unit="Count", value=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 from functions.disconnect import app
@@ -57,3 +59,26 @@ def test_disconnect_deletes_the_connection_and_every_subscription(
 
 def test_disconnect_of_an_unknown_connection_is_harmless(aws: None, lambda_context: Any) -> None:
     assert app.lambda_handler(load_event("disconnect"), lambda_context) == {"statusCode": 200}
+
+
+def test_the_disconnect_log_line_names_the_user_once(aws: None, lambda_context: Any) -> None:
+    services.connector().connect(
+        Handshake(
+            connection_id=ME,
+            connected_at_ms=CONNECTED_AT_MS,
+            headers={},
+            query={"token": make_token("dana")},
+        )
+    )
+    stream = io.StringIO()
+    handler = app.logger.registered_handler
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        app.lambda_handler(load_event("disconnect"), lambda_context)
+        app.lambda_handler(load_event("disconnect"), lambda_context)  # already gone
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    first, second = (line for line in lines if line.get("message") == "disconnected")
+    assert (first["connection_id"], first["user_id"], first["status_code"]) == (ME, "dana", 1001)
+    assert "user_id" not in second

@@ -27,7 +27,7 @@ from switchboard import protocol
 from switchboard.config import Settings
 from switchboard.errors import ConnectionGoneError, DeliveryError, PayloadTooLargeError
 from switchboard.fanout import Fanout, FanoutReport, backoff_delay
-from switchboard.store import ConnectionRecord, Store
+from switchboard.store import ConnectionRecord, DeletedConnection, Store
 
 logger = logging.getLogger(__name__)
 
@@ -353,19 +353,19 @@ class Realtime:
         self.fanout.deliver(recipients, protocol.encode(frame))
 
     # ------------------------------------------------------------ forgetting
-    def forget(self, connection_id: str) -> int:
+    def forget(self, connection_id: str) -> DeletedConnection:
         """Delete a connection and its subscriptions, announcing presence leaves.
 
-        Returns how many subscriptions it had. Safe to run twice.
+        Returns its user and subscriptions. Safe to run twice.
         """
-        subscriptions = self._forget(connection_id)
+        deleted = self._forget(connection_id)
         self.announce_leaves()
-        return subscriptions
+        return deleted
 
-    def _forget(self, connection_id: str) -> int:
-        subscriptions = self.store.delete_connection(connection_id)
+    def _forget(self, connection_id: str) -> DeletedConnection:
+        deleted = self.store.delete_connection(connection_id)
         leaves = []
-        for channel, user_id in subscriptions:
+        for channel, user_id in deleted.subscriptions:
             if (
                 user_id
                 and self.is_presence(channel)
@@ -373,7 +373,7 @@ class Realtime:
             ):
                 leaves.append((channel, user_id))
         self._leaves.add(leaves)
-        return len(subscriptions)
+        return deleted
 
     def _prune(self, connection_id: str) -> None:
         # Runs inside a fan-out: the leaves are queued and announced once it is done.

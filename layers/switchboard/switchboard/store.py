@@ -233,6 +233,14 @@ def create_tables() -> None:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
 
 
+@dataclass(frozen=True)
+class DeletedConnection:
+    """What deleting a connection removed: its user and its ``(channel, user)`` pairs."""
+
+    user_id: str | None
+    subscriptions: list[tuple[str, str | None]]
+
+
 def new_epoch() -> str:
     """A fresh random channel epoch."""
     return secrets.token_urlsafe(9)
@@ -278,12 +286,17 @@ class Store:
             presence=item.presence,
         )
 
-    def delete_connection(self, connection_id: str) -> list[tuple[str, str | None]]:
-        """Delete a connection and all its subscriptions; returns ``(channel, user)`` pairs.
+    def delete_connection(self, connection_id: str) -> DeletedConnection:
+        """Delete a connection and all its subscriptions.
 
-        Idempotent: deleting a connection twice is harmless.
+        Returns its user (from the deleted item, ``None`` if it was already gone) and its
+        ``(channel, user)`` subscription pairs. Idempotent: a second delete is harmless.
         """
-        ConnectionModel(connection_id).delete()
+        response = ConnectionModel._get_connection().delete_item(
+            connection_id, return_values="ALL_OLD"
+        )
+        old = response.get("Attributes", {})
+        user_id: str | None = old.get("userId", {}).get("S")
         subscriptions: list[tuple[str, str | None]] = [
             (sub.channel, sub.user_id)
             for sub in SubscriptionModel.by_connection.query(connection_id)
@@ -292,7 +305,7 @@ class Store:
             with SubscriptionModel.batch_write() as batch:
                 for channel, _user in subscriptions:
                     batch.delete(SubscriptionModel(channel, connection_id))
-        return subscriptions
+        return DeletedConnection(user_id, subscriptions)
 
     def connections_of(self, user_id: str) -> Iterator[str]:
         """Every connection id of one user: a paginated ``Query`` on ``byUser``."""
