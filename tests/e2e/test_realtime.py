@@ -39,15 +39,26 @@ def request(websocket: ClientConnection, frame: dict[str, Any]) -> list[dict[str
             return received
 
 
-def post(gateway: GatewayProcess, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+def call(
+    gateway: GatewayProcess, method: str, path: str, body: Any, headers: dict[str, str]
+) -> tuple[int, Any]:
+    """An HTTP request to the gateway's backend API: the status and the JSON answer."""
     http = gateway.url.replace("ws://", "http://")
-    data = json.dumps(body).encode()
-    req = urllib.request.Request(f"{http}{path}", data=data, headers=headers, method="POST")
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{http}{path}", data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+def post(gateway: GatewayProcess, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    return call(gateway, "POST", path, body, headers)
+
+
+def get(gateway: GatewayProcess, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    return call(gateway, "GET", path, None, headers)
 
 
 def test_a_reconnect_with_since_gets_exactly_the_missed_messages(
@@ -136,16 +147,6 @@ def test_an_http_publish_reaches_subscribers_once_per_idempotency_key(
         )[0]
         == 403
     )
-
-
-def get(gateway: GatewayProcess, path: str, headers: dict[str, str]) -> tuple[int, Any]:
-    http = gateway.url.replace("ws://", "http://")
-    req = urllib.request.Request(f"{http}{path}", headers=headers, method="GET")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 def test_a_server_rendered_position_hands_the_client_exactly_what_came_after(

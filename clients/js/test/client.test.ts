@@ -11,26 +11,7 @@ import {
   type ChannelMessage,
   type TokenResponse,
 } from "../src/index.js";
-import { connected, flush, harness, type FakeSocket, type Harness } from "./fakes.js";
-
-/** Subscribe `channel` on an open socket and ack it at `seq` in `epoch`. */
-async function subscribed(
-  socket: FakeSocket,
-  subscribe: () => Promise<unknown>,
-  fields: { epoch: string; seq: number },
-): Promise<void> {
-  const done = subscribe();
-  await flush();
-  socket.ack(socket.last("subscribe"), fields);
-  await done;
-}
-
-/** Let the scheduled reconnect fire (whatever its jittered delay). */
-async function retry(h: Harness): Promise<void> {
-  const delay = h.clock.pending()[0];
-  assert.notEqual(delay, undefined, "a reconnect should be scheduled");
-  await h.clock.advance(delay!);
-}
+import { connected, flush, harness, retry, subscribed, type FakeSocket, type Harness } from "./fakes.js";
 
 const tokenResponse = (status: number, body: unknown = {}): TokenResponse => ({
   status,

@@ -1,4 +1,5 @@
 /** Small fakes for the client tests: a manual clock, scripted sockets and browser signals. */
+import assert from "node:assert/strict";
 import { createClient, type ClientOptions, type SwitchboardClient } from "../src/index.js";
 import type { FetchLike, PlatformEvent } from "../src/platform.js";
 
@@ -239,4 +240,23 @@ export async function connected(h: Harness, connectionId = "conn-1"): Promise<Fa
   socket.pong(connectionId);
   await flush();
   return socket;
+}
+
+/** Subscribe on an open socket and ack the subscribe with `fields` (e.g. its `epoch` and `seq`). */
+export async function subscribed(
+  socket: FakeSocket,
+  subscribe: () => Promise<unknown>,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  const done = subscribe();
+  await flush();
+  socket.ack(socket.last("subscribe"), fields);
+  await done;
+}
+
+/** Let the scheduled reconnect fire (whatever its jittered delay). */
+export async function retry(h: Harness): Promise<void> {
+  const delay = h.clock.pending()[0];
+  assert.notEqual(delay, undefined, "a reconnect should be scheduled");
+  await h.clock.advance(delay!);
 }

@@ -2,21 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ServerError, TimeoutError, type ChannelMessage, type PresenceEvent } from "../src/index.js";
-import { connected, flush, harness, type FakeSocket, type Harness } from "./fakes.js";
-
-/** Subscribe `channel` on an open socket and ack it at `seq` in `epoch`. */
-async function subscribed(socket: FakeSocket, subscribe: () => Promise<unknown>, fields: Record<string, unknown>): Promise<void> {
-  const done = subscribe();
-  await flush();
-  socket.ack(socket.last("subscribe"), fields);
-  await done;
-}
-
-async function retry(h: Harness): Promise<void> {
-  const delay = h.clock.pending()[0];
-  assert.notEqual(delay, undefined, "a reconnect should be scheduled");
-  await h.clock.advance(delay!);
-}
+import { connected, flush, harness, retry, subscribed, type FakeSocket, type Harness } from "./fakes.js";
 
 const noop = (): void => undefined;
 
