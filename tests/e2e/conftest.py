@@ -7,6 +7,7 @@ so a test can wait for a line (a reload, an event).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import boto3
 import pytest
 
 from local_gateway.settings import DEFAULT_WS_SECRET
+from local_gateway.token import sign_token
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -108,6 +110,24 @@ class GatewayProcess:
 
 
 StartGateway = Callable[..., GatewayProcess]
+
+
+def subscribed_clients(
+    stack: contextlib.ExitStack, gateway: GatewayProcess, channel: str, count: int
+) -> list[Any]:
+    """``count`` real websockets clients (users user0, user1, ...), each subscribed to
+    ``channel`` (the ack checked); closed when ``stack`` closes."""
+    from websockets.sync.client import connect
+
+    clients = []
+    for n in range(count):
+        token = sign_token(DEFAULT_WS_SECRET, f"user{n}")
+        client = stack.enter_context(connect(f"{gateway.url}?token={token}"))
+        client.send(json.dumps({"action": "subscribe", "channel": channel, "id": f"s{n}"}))
+        ack = json.loads(client.recv(timeout=10))
+        assert (ack["type"], ack["id"]) == ("ack", f"s{n}"), ack
+        clients.append(client)
+    return clients
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
-from websockets.sync.client import connect
 
-from local_gateway.settings import DEFAULT_WS_SECRET
-from local_gateway.token import sign_token
-from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
+from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway, subscribed_clients
 
 pytestmark = pytest.mark.e2e
 
@@ -72,15 +69,7 @@ def test_one_publish_reaches_the_live_once_and_prunes_the_gone(
     )
     table_client, table = dynamodb(gateway)
     with contextlib.ExitStack() as stack:
-        clients = [
-            stack.enter_context(
-                connect(f"{gateway.url}?token={sign_token(DEFAULT_WS_SECRET, f'user{n}')}")
-            )
-            for n in range(LIVE)
-        ]
-        for n, client in enumerate(clients):
-            client.send(json.dumps({"action": "subscribe", "channel": CHANNEL, "id": f"s{n}"}))
-            assert json.loads(client.recv(timeout=10))["type"] == "ack"
+        clients = subscribed_clients(stack, gateway, CHANNEL, LIVE)
         expires = str(int(time.time()) + 3600)
         for ghost in GHOSTS:
             table_client.put_item(

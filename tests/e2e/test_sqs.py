@@ -23,7 +23,7 @@ from local_gateway.sqs import EventSourcePoller, create_queues, sqs_client, sqs_
 from local_gateway.template import QueueSpec, SqsEventSource, load_application
 from local_gateway.token import sign_token
 from local_gateway.workers import InvocationError
-from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
+from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway, subscribed_clients
 
 pytestmark = pytest.mark.e2e
 
@@ -78,16 +78,7 @@ def test_a_publish_above_the_threshold_fans_out_through_sqs_exactly_once(
     start = len(switchboard.lines)
     publisher_token = sign_token(DEFAULT_WS_SECRET, "publisher")
     with contextlib.ExitStack() as stack:
-        clients = [
-            stack.enter_context(
-                connect(f"{switchboard.url}?token={sign_token(DEFAULT_WS_SECRET, f'user{n}')}")
-            )
-            for n in range(SUBSCRIBERS)
-        ]
-        for n, client in enumerate(clients):
-            client.send(json.dumps({"action": "subscribe", "channel": channel, "id": f"s{n}"}))
-            ack = json.loads(client.recv(timeout=10))
-            assert (ack["type"], ack["id"]) == ("ack", f"s{n}")
+        clients = subscribed_clients(stack, switchboard, channel, SUBSCRIBERS)
         with connect(f"{switchboard.url}?token={publisher_token}") as publisher:
             publisher.send(
                 json.dumps({"action": "publish", "channel": channel, "data": {"n": 1}, "id": "p"})
