@@ -75,6 +75,17 @@ def test_concurrency_is_bounded() -> None:
     assert len(gw.received) == 200
 
 
+@pytest.mark.parametrize("concurrency", [1, 2, 7])
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 50])
+def test_every_recipient_gets_it_whatever_the_concurrency(concurrency: int, count: int) -> None:
+    gw = FakeGateway()
+    ids = [f"c{n}" for n in range(count)]
+    report = Fanout(gw.post, gw.prune, concurrency=concurrency).deliver(iter(ids), b"m")
+    assert report.delivered == count
+    assert gw.received == {cid: [b"m"] for cid in ids}
+    assert gw.max_in_flight <= concurrency
+
+
 def test_throttling_beyond_the_attempts_is_a_failure() -> None:
     gw = FakeGateway()
     gw.throttled = {"slow": 10}

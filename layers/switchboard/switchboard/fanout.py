@@ -150,8 +150,8 @@ class Fanout:
 
     def _deliver_all(self, ids: Iterator[str], data: bytes, report: FanoutReport) -> FanoutReport:
         head = list(islice(ids, self._concurrency))
-        if len(head) <= 1:
-            for connection_id in head:
+        if len(head) <= 1 or self._concurrency <= 1:  # one at a time: no thread needed
+            for connection_id in chain(head, ids):
                 self._deliver_one(connection_id, data, report)
             return report
         source = chain(head, ids)
