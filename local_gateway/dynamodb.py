@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from local_gateway.template import REGION, TableSpec
 
-__all__ = ["create_tables", "dynamodb_endpoint", "embedded_moto"]
+__all__ = ["create_tables", "embedded_moto"]
 
 
 def create_tables(endpoint: str, tables: Iterable[TableSpec]) -> None:
@@ -56,15 +56,3 @@ def embedded_moto() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-
-
-@contextlib.contextmanager
-def dynamodb_endpoint(configured: str | None, tables: Iterable[TableSpec]) -> Iterator[str]:
-    """The endpoint to use, with the tables created; an embedded moto server when not set."""
-    if configured:
-        create_tables(configured, tables)
-        yield configured
-        return
-    with embedded_moto() as endpoint:
-        create_tables(endpoint, tables)
-        yield endpoint

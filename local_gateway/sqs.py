@@ -216,8 +216,6 @@ class EventSourcePoller:
             await self._slots.acquire()  # MaximumConcurrency: no receive without a free slot
             try:
                 messages = await loop.run_in_executor(self._receiver, self._receive)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # moto stopping, a transient error: try again shortly
                 self._slots.release()
                 self.log.event("SQS", self.queue.name, "ReceiveMessage", f"error {exc}")

@@ -106,7 +106,12 @@ class QueueSpec:
     @property
     def arn(self) -> str:
         """The queue's ARN, as the embedded SQS names it."""
-        return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.name}"
+        return queue_arn(self.name)
+
+
+def queue_arn(name: str) -> str:
+    """The ARN of the local queue named ``name``."""
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +237,7 @@ class _Resolver:
         kind = self.resources[name].get("Type", "")
         if kind == "AWS::SQS::Queue":
             if attribute == "Arn":
-                return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.queue_name(name)}"
+                return queue_arn(self.queue_name(name))
             if attribute == "QueueUrl":
                 return self.queue_url(name)
             if attribute == "QueueName":

@@ -51,6 +51,13 @@ def _error(status: int, code: str, message: str) -> dict[str, Any]:
     return _response(status, {"code": code, "message": message})
 
 
+def _caller(event: APIGatewayProxyEventV2) -> server_publish.Caller:
+    """The backend that sent the request (401/403 otherwise), named in the log lines."""
+    caller = server_publish.authorize(event.headers, services.verifier_source().get())
+    logger.append_keys(user_id=caller.name)
+    return caller
+
+
 def _serve(
     event: APIGatewayProxyEventV2,
     context: LambdaContext,
@@ -58,11 +65,9 @@ def _serve(
     user_id: str | None,
     run: Callable[[Any, dict[str, Any]], dict[str, Any]],
 ) -> dict[str, Any]:
-    headers = event.headers
-    caller = server_publish.authorize(headers, services.verifier_source().get())
-    logger.append_keys(user_id=caller.name)
+    caller = _caller(event)
     request = server_publish.parse_json_body(event.decoded_body)
-    key = server_publish.idempotency_key(headers)
+    key = server_publish.idempotency_key(event.headers)
 
     def action() -> dict[str, Any]:
         return run(caller, request)
@@ -105,8 +110,7 @@ def user_messages(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict
 
 def channel_history(event: APIGatewayProxyEventV2, _context: LambdaContext) -> dict[str, Any]:
     """``GET /channels/{channel}/history``: a page of history, or ``limit=0``: the position."""
-    caller = server_publish.authorize(event.headers, services.verifier_source().get())
-    logger.append_keys(user_id=caller.name)
+    caller = _caller(event)
     realtime = services.realtime(services.configured_endpoint())
     channel = unquote(event.path_parameters.get("channel", ""))
     return server_publish.read_history(

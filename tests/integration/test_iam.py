@@ -19,7 +19,8 @@ import pytest
 from botocore.client import BaseClient
 
 from functions.fanout_worker import app as worker_app
-from local_gateway.template import _read_yaml
+from local_gateway.sqs import sqs_event
+from local_gateway.template import _read_yaml, queue_arn
 from switchboard import queueing, services
 from tests.conftest import CONTEXT, ManagementApiFake, make_token
 from tests.integration.test_recovery import connect, disconnect, send
@@ -234,21 +235,8 @@ def test_every_call_of_every_function_is_granted(
     management.throttle_once.add(ids[4])
     management.attempts.clear()
     with recorder.running("FanoutWorkerFunction"):
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fanout",
-                "awsRegion": "us-east-1",
-            }
-            for m in messages["Messages"]
-        ]
-        assert worker_app.lambda_handler({"Records": records}, CONTEXT) == {"batchItemFailures": []}
+        event = sqs_event(messages["Messages"], queue_arn("fanout"))
+        assert worker_app.lambda_handler(event, CONTEXT) == {"batchItemFailures": []}
 
     with recorder.running("DisconnectFunction"):
         disconnect(ids[0])

@@ -941,9 +941,7 @@ export class SwitchboardClient {
     channel.confirmed = true;
     const update = channel.cursor.acknowledge(ack, sent);
     this.deliver(channel, update.deliver);
-    if (update.reset) {
-      this.emit("reset", { channel: channel.name, epoch: channel.cursor.epoch, seq: channel.cursor.seq });
-    }
+    if (update.reset) this.emitReset(channel);
     for (const waiter of channel.waiters.splice(0)) {
       waiter.resolve(this.subscription(channel, waiter.handler));
     }
@@ -985,6 +983,11 @@ export class SwitchboardClient {
     }
   }
 
+  /** The channel's history could not be followed: the app must reload its state. */
+  private emitReset(channel: Channel): void {
+    this.emit("reset", { channel: channel.name, epoch: channel.cursor.epoch, seq: channel.cursor.seq });
+  }
+
   /** A gap: resubscribe `channel` with `since`/`epoch` on the current socket. */
   private recover(channel: Channel): void {
     const connection = this.current;
@@ -1009,9 +1012,7 @@ export class SwitchboardClient {
         const channel = this.channels.get(frame.channel);
         if (!channel) return; // not (or no longer) subscribed here
         const update = channel.cursor.receive(frame);
-        if (update.reset) {
-          this.emit("reset", { channel: channel.name, epoch: channel.cursor.epoch, seq: channel.cursor.seq });
-        }
+        if (update.reset) this.emitReset(channel);
         this.deliver(channel, update.deliver);
         if (update.recover) this.recover(channel);
         return;
@@ -1056,16 +1057,13 @@ export class SwitchboardClient {
     const seen = channel.presenceSeen.get(frame.user);
     if (seen && seen.signature === signature && seen.serial !== connection.serial) return;
     channel.presenceSeen.set(frame.user, { signature, serial: connection.serial });
-    if (frame.type === "join") {
-      const event: PresenceEvent & { type: "join" } = { type: "join", channel: frame.channel, user: frame.user };
-      if (frame.data !== undefined) event.data = frame.data;
-      for (const listener of [...channel.presence.values()]) this.call(listener, event);
-      this.emit("join", event);
-    } else {
-      const event: PresenceEvent & { type: "leave" } = { type: "leave", channel: frame.channel, user: frame.user };
-      for (const listener of [...channel.presence.values()]) this.call(listener, event);
-      this.emit("leave", event);
-    }
+    const event: PresenceEvent =
+      frame.type === "join"
+        ? { type: "join", channel: frame.channel, user: frame.user, ...(frame.data !== undefined && { data: frame.data }) }
+        : { type: "leave", channel: frame.channel, user: frame.user };
+    for (const listener of [...channel.presence.values()]) this.call(listener, event);
+    if (event.type === "join") this.emit("join", event);
+    else this.emit("leave", event);
   }
 
   private handleDirect(connection: Connection, frame: DirectFrame): void {

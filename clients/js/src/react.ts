@@ -111,8 +111,9 @@ export function useChannel<T = unknown>(
   options: UseChannelOptions = {},
 ): ChannelStatus {
   const client = useRealtimeClient();
-  const latest = useRef({ onMessage, onReset: options.onReset, since: options.since, epoch: options.epoch });
-  latest.current = { onMessage, onReset: options.onReset, since: options.since, epoch: options.epoch };
+  const current = { onMessage, onReset: options.onReset, since: options.since, epoch: options.epoch };
+  const latest = useRef(current);
+  latest.current = current;
   const [status, setStatus] = useState<ChannelStatus>({ subscribed: false, error: null });
 
   useEffect(() => {

@@ -74,17 +74,6 @@ def ping(request: Request) -> dict[str, Any]:
     return protocol.pong(request.frame.id, request.connection_id)
 
 
-def _optional_int(fields: dict[str, Any], name: str, maximum: int | None = None) -> int | None:
-    value = fields.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadRequestError(f"'{name}' must be a non-negative integer")
-    if maximum is not None and value > maximum:
-        raise BadRequestError(f"'{name}' must be at most {maximum}")
-    return value
-
-
 def _optional_str(fields: dict[str, Any], name: str) -> str | None:
     value = fields.get(name)
     if value is None:
@@ -101,7 +90,7 @@ def subscribe(request: Request) -> dict[str, Any]:
     The missed messages are sent before the ``ack``, which says ``recovered``.
     """
     channel = request.allowed_channel()
-    since = _optional_int(request.frame.fields, "since")
+    since = protocol.optional_count(request.frame.fields.get("since"), "since")
     epoch = _optional_str(request.frame.fields, "epoch")
     result = request.realtime.subscribe(request.sender, channel, since, epoch)
     return protocol.ack(request.frame.id, **result.as_dict())
@@ -137,8 +126,8 @@ def history(request: Request) -> dict[str, Any]:
     """Page back through a channel's kept messages; ``limit: 0`` gives the position."""
     channel = request.allowed_channel()
     fields = request.frame.fields
-    limit = _optional_int(fields, "limit", maximum=HISTORY_PAGE_MAX)
-    before = _optional_int(fields, "before")
+    limit = protocol.optional_count(fields.get("limit"), "limit", maximum=HISTORY_PAGE_MAX)
+    before = protocol.optional_count(fields.get("before"), "before")
     page = request.realtime.history(
         channel, HISTORY_PAGE_DEFAULT if limit is None else limit, before
     )

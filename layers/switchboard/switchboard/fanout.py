@@ -14,6 +14,7 @@ fan-out worker, :mod:`switchboard.queueing`) instead of being posted here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -102,6 +103,38 @@ def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(0, ceiling)
 
 
+def post_retrying(
+    post: Post,
+    connection_id: str,
+    data: bytes,
+    *,
+    max_attempts: int,
+    sleep: Callable[[float], None],
+    before: Callable[[], None] | None = None,
+) -> tuple[int, Exception | None]:
+    """Post once, retrying a retryable :class:`DeliveryError` (429, 5xx) with backoff.
+
+    Returns the attempts made and what finally failed (``None`` on success): a
+    :class:`ConnectionGoneError` at once, the last :class:`DeliveryError`, or any other
+    exception. ``before`` runs before each attempt (pacing).
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        if before is not None:
+            before()
+        try:
+            post(connection_id, data)
+        except DeliveryError as exc:
+            if exc.retryable and attempt < max_attempts:
+                sleep(backoff_delay(attempt))
+                continue
+            return attempt, exc
+        except Exception as exc:
+            return attempt, exc
+        return attempt, None
+
+
 class Fanout:
     """Delivers frames through ``post`` and prunes gone connections through ``prune``."""
 
@@ -122,7 +155,8 @@ class Fanout:
         self._max_attempts = max(1, max_attempts)
         self._sleep = sleep
         self._overflow = overflow
-        self._pacer = Pacer(max_rate) if max_rate else None
+        pacer = Pacer(max_rate) if max_rate else None
+        self._before_post = None if pacer is None else functools.partial(self._pace, pacer)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -176,34 +210,33 @@ class Fanout:
             self._deliver_one(connection_id, data, report)
 
     def _deliver_one(self, connection_id: str, data: bytes, report: FanoutReport) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            if self._pacer is not None:
-                wait = self._pacer.delay()
-                if wait > 0:
-                    self._sleep(wait)
-            try:
-                self._post(connection_id, data)
-            except ConnectionGoneError:
-                report._count(self._prune_gone(connection_id), attempt - 1)
-                return
-            except DeliveryError as exc:
-                if exc.retryable and attempt < self._max_attempts:
-                    self._sleep(backoff_delay(attempt))
-                    continue
-                logger.warning(
-                    "delivery failed",
-                    extra={"recipient": connection_id, "code": exc.code, "attempts": attempt},
-                )
-                report._count("failed", attempt - 1, connection_id if exc.retryable else None)
-                return
-            except Exception:
-                logger.exception("delivery failed", extra={"recipient": connection_id})
-                report._count("failed", attempt - 1)
-                return
-            report._count("delivered", attempt - 1)
-            return
+        attempts, error = post_retrying(
+            self._post,
+            connection_id,
+            data,
+            max_attempts=self._max_attempts,
+            sleep=self._sleep,
+            before=self._before_post,
+        )
+        retries = attempts - 1
+        if error is None:
+            report._count("delivered", retries)
+        elif isinstance(error, ConnectionGoneError):
+            report._count(self._prune_gone(connection_id), retries)
+        elif isinstance(error, DeliveryError):
+            logger.warning(
+                "delivery failed",
+                extra={"recipient": connection_id, "code": error.code, "attempts": attempts},
+            )
+            report._count("failed", retries, connection_id if error.retryable else None)
+        else:
+            logger.error("delivery failed", extra={"recipient": connection_id}, exc_info=error)
+            report._count("failed", retries)
+
+    def _pace(self, pacer: Pacer) -> None:
+        wait = pacer.delay()
+        if wait > 0:
+            self._sleep(wait)
 
     def _prune_gone(self, connection_id: str) -> str:
         try:

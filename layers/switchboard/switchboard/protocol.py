@@ -103,6 +103,18 @@ def pong(frame_id: str | None, connection_id: str) -> dict[str, Any]:
     return reply
 
 
+def optional_count(value: Any, name: str, maximum: int | None = None) -> int | None:
+    """A field that is absent (``None``) or a non-negative integer (``seq``, ``limit``),
+    at most ``maximum``; anything else is ``bad_request``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadRequestError(f"'{name}' must be a non-negative integer")
+    if maximum is not None and value > maximum:
+        raise BadRequestError(f"'{name}' must be at most {maximum}")
+    return value
+
+
 def message(
     channel: str, data: Any, seq: int, sender: str, ts: int, *, epoch: str
 ) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 from switchboard import protocol
 from switchboard.config import Settings
 from switchboard.errors import ConnectionGoneError, DeliveryError, PayloadTooLargeError
-from switchboard.fanout import Fanout, FanoutReport, backoff_delay
+from switchboard.fanout import Fanout, FanoutReport, post_retrying
 from switchboard.store import ConnectionRecord, DeletedConnection, Store
 
 logger = logging.getLogger(__name__)
@@ -257,21 +257,17 @@ class Realtime:
         return through
 
     def _send_retrying(self, connection_id: str, data: bytes) -> None:
-        """Send one replayed frame; a throttled (429) or transient failure is retried.
-
-        A replay is one connection's frames in order, so a retry here keeps the order;
-        :class:`DeliveryError` after the last attempt, :class:`ConnectionGoneError` at once.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                self.send(connection_id, data)
-                return
-            except DeliveryError as exc:
-                if not exc.retryable or attempt >= self.settings.fanout_max_attempts:
-                    raise
-                self.sleep(backoff_delay(attempt))
+        """Send one replayed frame, retrying throttling and transient failures in place
+        (so the replay keeps its order); raises what finally failed."""
+        _attempts, error = post_retrying(
+            self.send,
+            connection_id,
+            data,
+            max_attempts=self.settings.fanout_max_attempts,
+            sleep=self.sleep,
+        )
+        if error is not None:
+            raise error
 
     def unsubscribe(self, connection: ConnectionRecord, channel: str) -> None:
         """Leave a channel (harmless when not subscribed); announces a presence leave."""

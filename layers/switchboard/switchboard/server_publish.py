@@ -125,15 +125,9 @@ def run_user_message(
 
 
 def _query_int(query: Mapping[str, str], name: str, maximum: int | None = None) -> int | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    if not value.isdigit() or len(value) > 16:
-        raise BadRequestError(f"'{name}' must be a non-negative integer")
-    number = int(value)
-    if maximum is not None and number > maximum:
-        raise BadRequestError(f"'{name}' must be at most {maximum}")
-    return number
+    raw = query.get(name)
+    value = int(raw) if raw is not None and raw.isdigit() and len(raw) <= 16 else raw
+    return protocol.optional_count(value, name, maximum)
 
 
 def read_history(
