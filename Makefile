@@ -85,6 +85,7 @@ clean: ## remove build output and environments
 
 lock: | $(UV) ## re-pin every requirements file from its .in file
 	$(UV) pip compile -q --python-version 3.13 --python-platform aarch64-manylinux2014 layers/switchboard/requirements.in -o layers/switchboard/requirements.txt
+	$(UV) pip compile -q --python-version 3.13 --python-platform aarch64-manylinux2014 layers/crypto/requirements.in -o layers/crypto/requirements.txt
 	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/dev.in -o requirements/dev.txt
 	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/sam.in -o requirements/sam.txt
 	$(UV) pip compile -q --python $(PYTHON313) --python-version 3.13 requirements/checkov.in -o requirements/checkov.txt

@@ -363,7 +363,11 @@ def _function_spec(
     if not isinstance(code_uri, str):
         raise TemplateError(f"{name}: only a local CodeUri directory can run locally")
     layer_dirs: list[Path] = []
-    for layer in raw.get("Layers") or []:
+    for item in raw.get("Layers") or []:
+        layer = item
+        if isinstance(item, dict) and set(item) == {"Fn::If"}:
+            condition, if_true, if_false = item["Fn::If"]
+            layer = if_true if resolver.condition(condition) else if_false
         layer_name = _referenced_name(layer)
         resource = resolver.resources.get(layer_name or "")
         if resource is None:

@@ -40,11 +40,21 @@ Resources:
   Lib:
     Type: AWS::Serverless::LayerVersion
     Properties: {ContentUri: lib/}
+  Extra:
+    Type: AWS::Serverless::LayerVersion
+    Condition: HasSecretId
+    Properties: {ContentUri: extra/}
+  Other:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: other/}
   Fn:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: fn/
       Handler: main.handle
+      Layers:
+        - !If [HasSecretId, !Ref Extra, !Ref AWS::NoValue]
+        - !If [HasSecretId, !Ref AWS::NoValue, !Ref Other]
       Environment:
         Variables:
           SECRET_ID: !If [HasSecretId, !Ref SecretId, !Ref AWS::NoValue]
@@ -76,7 +86,8 @@ def test_the_template_is_read_with_globals_and_intrinsics(tmp_path: Path) -> Non
     assert function.code_dir == tmp_path / "fn"
     assert function.handler == "main.handle"
     assert function.timeout == 7
-    assert function.layer_dirs == (tmp_path / "lib",)
+    # the global layer, then the function's: a layer under a false !If is left out
+    assert function.layer_dirs == (tmp_path / "lib", tmp_path / "other")
     assert function.environment == {
         "TABLE": "Things",
         "WHERE": "us-east-1/beta",
@@ -95,6 +106,8 @@ def test_the_projects_template_is_served() -> None:
     assert {"$connect", "$disconnect", "$default"} <= set(app.websocket_api.routes)
     connect = app.functions[app.websocket_api.routes["$connect"]]
     assert (ROOT / "layers" / "switchboard").resolve() in connect.layer_dirs
+    # JwksUrl is empty by default: HS256 tokens, no crypto layer
+    assert (ROOT / "layers" / "crypto").resolve() not in connect.layer_dirs
     assert connect.environment["CONNECTIONS_TABLE"] == "ConnectionsTable"
     queue_urls = {
         spec.environment[key]
@@ -178,3 +191,19 @@ def test_ids_and_times_have_api_gateways_format() -> None:
     assert events.new_id().endswith("=")
     assert events.request_time(1_707_502_303_419) == "09/Feb/2024:18:11:43 +0000"
     assert events.iso8601(1_707_502_303_419) == "2024-02-09T18:11:43.419Z"
+
+
+def test_with_a_jwks_url_the_token_checking_functions_get_the_crypto_layer(
+    tmp_path: Path,
+) -> None:
+    """RS256/ES256 need `cryptography`, which only the crypto layer has: the functions
+    that verify tokens ($connect and the backend API) must get it when JwksUrl is set."""
+    text = (ROOT / "template.yaml").read_text()
+    marker = '  JwksUrl:\n    Type: String\n    Default: ""\n'
+    assert marker in text
+    path = tmp_path / "template.yaml"
+    path.write_text(text.replace(marker, marker.replace('""', "https://issuer.example/jwks")))
+    app = load_application(path)
+    crypto = tmp_path / "layers" / "crypto"
+    with_crypto = {name for name, spec in app.functions.items() if crypto in spec.layer_dirs}
+    assert with_crypto == {"ConnectFunction", "PublishFunction"}

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -17,7 +21,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from switchboard.auth import TokenVerifier, VerifierSource, check_origin, find_token
 from switchboard.config import Settings
-from switchboard.errors import ForbiddenOriginError, UnauthorizedError
+from switchboard.errors import ConfigurationError, ForbiddenOriginError, UnauthorizedError
 from tests.conftest import SECRET, make_token
 
 
@@ -106,6 +110,43 @@ def _claims(**extra: Any) -> dict[str, Any]:
 
 def _verifier(url: str) -> TokenVerifier:
     return VerifierSource(Settings(jwks_url=url, token_audience="api"), lambda _s: None).get()
+
+
+LAYER = Path(__file__).resolve().parents[2] / "layers" / "switchboard"
+# Run in a fresh interpreter where `import cryptography` fails, as on a deployment
+# without the crypto layer.
+WITHOUT_CRYPTOGRAPHY = """
+import sys
+sys.modules["cryptography"] = None
+from switchboard.auth import TokenVerifier
+identity = TokenVerifier(secret=sys.argv[1]).verify(sys.argv[2])
+print(identity.user_id, sys.modules["cryptography"] is None)
+"""
+
+
+def test_hs256_tokens_verify_without_cryptography() -> None:
+    """The default layer has no `cryptography`: HS256 verification must not need it."""
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CRYPTOGRAPHY, SECRET, make_token("carol")],
+        env={**os.environ, "PYTHONPATH": str(LAYER)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["carol", "True"]
+
+
+def test_a_jwks_url_without_cryptography_is_a_clear_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HS256 deployments ship without the crypto layer; a JWKS URL then fails the cold
+    start with a reason instead of refusing every token."""
+    monkeypatch.setattr("switchboard.auth.has_crypto", False)
+    with pytest.raises(ConfigurationError, match="crypto layer"):
+        VerifierSource(Settings(jwks_url="https://issuer.example/jwks.json"), lambda _s: None)
+    assert VerifierSource(Settings(), lambda _s: "x" * 32).get() is not None
 
 
 def test_rs256_and_es256_from_the_jwks(jwks_url: str) -> None:

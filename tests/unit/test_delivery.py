@@ -156,6 +156,39 @@ def test_credentials_come_from_the_lambda_environment(
     assert "Credential=ASIAFROMENV/" in sent["authorization"]
 
 
+def test_environment_credentials_need_no_botocore_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ASIAFROMENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-env")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-from-env")
+    monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", "2099-01-01T00:00:00Z")
+
+    def no_session() -> None:
+        raise AssertionError("the provider chain was built")
+
+    monkeypatch.setattr("botocore.session.get_session", no_session)
+    credentials = delivery.lambda_credentials()
+    assert isinstance(credentials, RefreshableCredentials)  # with an expiry, as the chain
+    frozen = credentials.get_frozen_credentials()
+    assert (frozen.access_key, frozen.token) == ("ASIAFROMENV", "token-from-env")
+
+
+def test_without_environment_credentials_the_provider_chain_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    from_chain = Credentials("AKIDCHAIN", "secret-from-chain")
+
+    class Chain:
+        def get_credentials(self) -> Credentials:
+            return from_chain
+
+    monkeypatch.setattr("botocore.session.get_session", Chain)
+    assert delivery.lambda_credentials() is from_chain
+
+
 def test_no_credentials_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.exceptions import NoCredentialsError
 
@@ -163,6 +196,8 @@ def test_no_credentials_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch
         def get_credentials(self) -> None:
             return None
 
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("botocore.session.get_session", NoCredentials)
     with pytest.raises(NoCredentialsError):
         delivery.lambda_credentials()

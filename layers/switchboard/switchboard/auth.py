@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.algorithms import has_crypto
 
 from switchboard.channels import parse_capabilities
 from switchboard.config import MIN_SECRET_BYTES, Settings
@@ -204,6 +205,11 @@ class VerifierSource:
         self._secret_loader = secret_loader
         self._jwks_client: jwt.PyJWKClient | None = None
         if settings.jwks_url:
+            if not has_crypto:
+                raise ConfigurationError(
+                    "JWKS_URL is set but the cryptography package is missing: RS256/ES256"
+                    " tokens need the crypto layer (template.yaml adds it when JwksUrl is set)"
+                )
             self._jwks_client = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
 
     def get(self) -> TokenVerifier:

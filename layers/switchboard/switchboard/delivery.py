@@ -58,11 +58,22 @@ class CredentialSource(Protocol):
 
 
 def lambda_credentials() -> CredentialSource:
-    """The credentials of this environment, through botocore's provider chain."""
-    from botocore.exceptions import NoCredentialsError
-    from botocore.session import get_session
+    """The credentials of this environment, as botocore's provider chain finds them.
 
-    credentials = get_session().get_credentials()
+    Lambda puts the function's role credentials in the environment, which is the chain's
+    first provider, so that provider is asked alone first: the same credentials
+    (refreshable when ``AWS_CREDENTIAL_EXPIRATION`` is set) without building a botocore
+    session and its whole chain, about 7 ms of every cold start. Anywhere else (a
+    container provider, a profile) the full chain runs.
+    """
+    from botocore.credentials import EnvProvider
+    from botocore.exceptions import NoCredentialsError
+
+    credentials = EnvProvider().load()
+    if credentials is None:
+        from botocore.session import get_session
+
+        credentials = get_session().get_credentials()
     if credentials is None:
         raise NoCredentialsError()
     return credentials
