@@ -49,6 +49,7 @@ class ManagementState:
         self.record = True
         self.requests = 0
         self.connections = 0
+        self.transports: list[asyncio.Transport] = []
 
     def answer(
         self, method: str, path: str, headers: dict[str, str], body: bytes
@@ -99,6 +100,7 @@ class _Protocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.state.connections += 1
+        self.state.transports.append(transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -172,6 +174,15 @@ class ManagementServer:
         )
         port: int = self._server.sockets[0].getsockname()[1]
         return port
+
+    def drop_connections(self) -> None:
+        """Close every client connection, as a server ending idle keep-alives does."""
+
+        def close_all() -> None:
+            for transport in self.state.transports:
+                transport.close()
+
+        self._loop.call_soon_threadsafe(close_all)
 
     def __exit__(self, *_: object) -> None:
         async def stop() -> None:

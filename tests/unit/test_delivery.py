@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -249,16 +250,22 @@ def test_close_deletes_and_is_harmless_when_gone(server: ManagementServer, sende
     assert server.state.deleted == ["a="]
 
 
-@pytest.mark.parametrize("kind", ENGINES)
+@pytest.mark.parametrize("kind", ["fast", "fast, threads", "boto3"])
 def test_a_publish_to_1000_with_gone_and_throttled(server: ManagementServer, kind: str) -> None:
-    """10% gone, 10% throttled once: every live one gets it exactly once, the gone pruned."""
+    """10% gone, 10% throttled once: every live one gets it exactly once, the gone pruned.
+
+    ``fast`` is the engine as deployed (many posts in flight on one thread); ``fast,
+    threads`` the engine's single posts from the thread pool, as boto3's are."""
     ids = [f"conn{n:05d}=" for n in range(1000)]
     gone, throttled = set(ids[:100]), set(ids[100:200])
     server.state.gone |= gone
     server.state.throttle_once |= throttled
     pruned: list[str] = []
-    out = make_sender(kind, server.url, pool_size=16)
-    fanout = Fanout(out.post, pruned.append, concurrency=16, sleep=lambda _s: None)
+    out = make_sender(kind.split(",", 1)[0], server.url, pool_size=16)
+    post_many = out.post_many if kind == "fast" and isinstance(out, DeliveryEngine) else None
+    fanout = Fanout(
+        out.post, pruned.append, concurrency=16, sleep=lambda _s: None, post_many=post_many
+    )
 
     report = fanout.deliver(iter(ids), FRAME)
 
@@ -268,6 +275,128 @@ def test_a_publish_to_1000_with_gone_and_throttled(server: ManagementServer, kin
     assert dict(server.state.frames) == {cid: [FRAME] for cid in ids if cid not in gone}
     assert all(server.state.attempts[cid] == 2 for cid in throttled)
     assert server.state.connections <= 16  # one keep-alive pool, bounded
+
+
+# ------------------------------------------------------------------ many posts in flight
+
+
+def test_post_many_reaches_the_outcomes_post_does(server: ManagementServer) -> None:
+    server.state.gone.add("gone=")
+    server.state.throttle_once.add("slow=")
+    server.state.forbidden.add("no=")
+    engine = make_sender("fast", server.url)
+    assert isinstance(engine, DeliveryEngine)
+    ids = ["ok=", "gone=", "slow=", "no=", "a/b+c="]
+    outcomes = dict(engine.post_many(iter(ids), FRAME, 3))
+    engine.shutdown()
+    assert set(outcomes) == set(ids)
+    assert outcomes["ok="] is None
+    assert outcomes["a/b+c="] is None
+    assert isinstance(outcomes["gone="], ConnectionGoneError)
+    slow, forbidden = outcomes["slow="], outcomes["no="]
+    assert isinstance(slow, DeliveryError)
+    assert isinstance(forbidden, DeliveryError)
+    assert (slow.code, slow.retryable) == ("LimitExceededException", True)
+    assert (forbidden.code, forbidden.retryable) == ("ForbiddenException", False)
+    assert server.state.frames == {"ok=": [FRAME], "a/b+c=": [FRAME]}
+    assert all(server.state.attempts[cid] == 1 for cid in ids)  # no retry of its own
+    assert all(h["authorization"].startswith("AWS4-HMAC-SHA256 ") for h in server.state.headers)
+
+
+def test_post_many_signs_as_botocore(server: ManagementServer) -> None:
+    """The request on the wire verifies: botocore's stock SigV4Auth, given the same
+    request and time, computes the same Authorization header."""
+    engine = make_sender("fast", server.url)
+    assert isinstance(engine, DeliveryEngine)
+    list(engine.post_many(["a/b+c="], FRAME, 1))
+    engine.shutdown()
+    sent = server.state.headers[-1]
+    when = datetime.datetime.strptime(sent["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    stock = AWSRequest(method="POST", url=f"{server.url}/@connections/a%2Fb%2Bc%3D", data=FRAME)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("botocore.auth.get_current_datetime", lambda: when)
+        SigV4Auth(STATIC, "execute-api", "us-east-1").add_auth(stock)
+    assert sent["authorization"] == stock.headers["Authorization"]
+    assert sent["x-amz-security-token"] == STATIC.token
+    assert server.state.frames["a/b+c="] == [FRAME]
+
+
+def test_post_many_keeps_its_connections_bounded_and_alive(server: ManagementServer) -> None:
+    engine = make_sender("fast", server.url, pool_size=8)
+    assert isinstance(engine, DeliveryEngine)
+    ids = [f"c{n:04d}=" for n in range(300)]
+    assert all(error is None for _, error in engine.post_many(iter(ids), FRAME, 8))
+    assert server.state.connections <= 8
+    opened = server.state.connections
+    assert all(error is None for _, error in engine.post_many(iter(ids), FRAME, 8))
+    assert server.state.connections == opened  # the second fan-out reused them
+    assert all(server.state.frames[cid] == [FRAME, FRAME] for cid in ids)
+    engine.shutdown()
+
+
+def test_post_many_replaces_connections_the_server_closed(server: ManagementServer) -> None:
+    engine = make_sender("fast", server.url, pool_size=4)
+    assert isinstance(engine, DeliveryEngine)
+    assert all(e is None for _, e in engine.post_many([f"a{n}=" for n in range(20)], FRAME, 4))
+    server.drop_connections()
+    deadline = time.monotonic() + 5
+    while any(not t.is_closing() for t in server.state.transports):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.05)  # the FINs reach the client
+    outcomes = list(engine.post_many([f"b{n}=" for n in range(20)], FRAME, 4))
+    engine.shutdown()
+    assert [e for _, e in outcomes] == [None] * 20
+    assert server.state.connections > 4
+
+
+def test_post_many_sends_a_full_size_frame_whole(server: ManagementServer) -> None:
+    frame = b"x" * (128 * 1024)
+    engine = make_sender("fast", server.url)
+    assert isinstance(engine, DeliveryEngine)
+    outcomes = dict(engine.post_many([f"c{n}=" for n in range(6)], frame, 3))
+    too_big = dict(engine.post_many(["d="], frame + b"x", 1))
+    engine.shutdown()
+    assert list(outcomes.values()) == [None] * 6
+    assert all(server.state.frames[f"c{n}="] == [frame] for n in range(6))
+    error = too_big["d="]
+    assert isinstance(error, DeliveryError)
+    assert (error.code, error.retryable) == ("PayloadTooLargeException", False)
+
+
+def test_post_many_can_be_stopped_early(server: ManagementServer) -> None:
+    engine = make_sender("fast", server.url)
+    assert isinstance(engine, DeliveryEngine)
+    results = engine.post_many(iter([f"c{n}=" for n in range(50)]), FRAME, 4)
+    first = next(results)
+    results.close()  # the requests still in flight are abandoned, their sockets closed
+    assert first[1] is None
+    assert [e for _, e in engine.post_many(["after="], FRAME, 1)] == [None]
+    engine.shutdown()
+
+
+def test_post_many_transport_errors_are_retryable() -> None:
+    with ManagementServer() as stopped:
+        url = stopped.url
+    engine = DeliveryEngine(url, "us-east-1", credentials=STATIC, connect_timeout=1)
+    outcomes = dict(engine.post_many(["a=", "b="], FRAME, 2))
+    assert set(outcomes) == {"a=", "b="}
+    for error in outcomes.values():
+        assert isinstance(error, DeliveryError)
+        assert (error.code, error.retryable) == ("NewConnectionError", True)
+
+
+def test_post_many_times_out_a_silent_server() -> None:
+    with ManagementServer(ManagementState(delay=2.0)) as server:
+        engine = DeliveryEngine(server.url, "us-east-1", credentials=STATIC, read_timeout=0.2)
+        started = time.monotonic()
+        outcomes = dict(engine.post_many(["a=", "b=", "c="], FRAME, 2))
+        elapsed = time.monotonic() - started
+        engine.shutdown()
+    assert elapsed < 1.5  # two rounds of 0.2 s, not the server's 2 s
+    for error in outcomes.values():
+        assert isinstance(error, DeliveryError)
+        assert (error.code, error.retryable) == ("ReadTimeoutError", True)
 
 
 # ------------------------------------------------------------------ transport
@@ -342,13 +471,19 @@ def test_tls_is_verified(tmp_path: Path) -> None:
         assert server.url.startswith("https://localhost:")
         trusted = DeliveryEngine(server.url, "us-east-1", credentials=STATIC, ca_certs=str(cert))
         trusted.post("a=", FRAME)
+        assert dict(trusted.post_many(["m1=", "m2=", "m3="], FRAME, 2)) == dict.fromkeys(
+            ["m1=", "m2=", "m3="]
+        )
         trusted.shutdown()
         untrusted = DeliveryEngine(server.url, "us-east-1", credentials=STATIC)
         with pytest.raises(DeliveryError) as info:
             untrusted.post("b=", FRAME)
+        (refused,) = dict(untrusted.post_many(["c="], FRAME, 1)).values()
         untrusted.shutdown()
-    assert server.state.frames == {"a=": [FRAME]}
+    assert server.state.frames == {"a=": [FRAME], "m1=": [FRAME], "m2=": [FRAME], "m3=": [FRAME]}
     assert info.value.code == "SSLError"
+    assert isinstance(refused, DeliveryError)
+    assert (refused.code, refused.retryable) == ("SSLError", True)
 
 
 # ------------------------------------------------------------------ container caching

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,7 @@ class FakeGateway:
         self.pruned: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.rounds: list[int] = []  # post_many calls, by concurrency
         self._lock = threading.Lock()
 
     def post(self, connection_id: str, data: bytes) -> None:
@@ -44,13 +47,36 @@ class FakeGateway:
             with self._lock:
                 self.in_flight -= 1
 
+    def post_many(
+        self, connection_ids: Iterable[str], data: bytes, concurrency: int
+    ) -> Iterator[tuple[str, Exception | None]]:
+        """As the engine's: every id with its outcome (here one at a time, in order)."""
+        self.rounds.append(concurrency)
+        for connection_id in connection_ids:
+            try:
+                self.post(connection_id, data)
+            except Exception as exc:
+                yield connection_id, exc
+            else:
+                yield connection_id, None
+
     def prune(self, connection_id: str) -> None:
         if connection_id == "unprunable":
             raise RuntimeError("DynamoDB down")
         self.pruned.append(connection_id)
 
 
-def test_everyone_live_gets_it_once_and_the_report_adds_up() -> None:
+MODES = ["threads", "multiplexed"]
+
+
+def fanout(gw: FakeGateway, mode: str, **options: Any) -> Fanout:
+    """A fan-out through threads (``post``) or through one ``post_many`` (the engine's)."""
+    post_many = gw.post_many if mode == "multiplexed" else None
+    return Fanout(gw.post, gw.prune, post_many=post_many, **options)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_everyone_live_gets_it_once_and_the_report_adds_up(mode: str) -> None:
     gw = FakeGateway()
     ids = [f"c{n}" for n in range(100)]
     gw.gone = set(ids[:10])
@@ -58,14 +84,33 @@ def test_everyone_live_gets_it_once_and_the_report_adds_up() -> None:
     gw.broken = {ids[20]}
     gw.explode = {ids[21]}
     sleeps: list[float] = []
-    report = Fanout(gw.post, gw.prune, concurrency=8, sleep=sleeps.append).deliver(iter(ids), b"m")
+    report = fanout(gw, mode, concurrency=8, sleep=sleeps.append).deliver(iter(ids), b"m")
     assert (report.delivered, report.pruned, report.failed) == (88, 10, 2)
     assert report.recipients == 100
     assert report.retries == 10
     assert sorted(gw.pruned) == sorted(ids[:10])
     assert all(gw.received[cid] == [b"m"] for cid in ids[10:20] + ids[22:])
-    assert len(sleeps) == 10
+    # threads back off per recipient; the multiplexed fan-out once per round of retries
+    assert len(sleeps) == (10 if mode == "threads" else 1)
     assert report.as_dict() == {"delivered": 88, "pruned": 10, "failed": 2}
+
+
+def test_multiplexed_retries_go_in_rounds_with_growing_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gw = FakeGateway()
+    gw.throttled = {"a": 2, "b": 1, "c": 5}
+    ceilings: list[int] = []
+    monkeypatch.setattr(
+        "switchboard.fanout.backoff_delay", lambda attempt: ceilings.append(attempt) or 0.0
+    )
+    report = fanout(gw, "multiplexed", concurrency=5, max_attempts=4).deliver(
+        ["a", "b", "c", "d"], b"m"
+    )
+    assert gw.rounds == [5, 5, 5, 5]  # the first try, then three rounds of retries
+    assert ceilings == [1, 2, 3]
+    assert (report.delivered, report.failed, report.retries) == (3, 1, 1 + 2 + 3)
+    assert report.unfinished == ["c"]  # still throttled: the SQS worker re-queues it
 
 
 def test_concurrency_is_bounded() -> None:
@@ -75,30 +120,34 @@ def test_concurrency_is_bounded() -> None:
     assert len(gw.received) == 200
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("concurrency", [1, 2, 7])
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 50])
-def test_every_recipient_gets_it_whatever_the_concurrency(concurrency: int, count: int) -> None:
+def test_every_recipient_gets_it_whatever_the_concurrency(
+    concurrency: int, count: int, mode: str
+) -> None:
     gw = FakeGateway()
     ids = [f"c{n}" for n in range(count)]
-    report = Fanout(gw.post, gw.prune, concurrency=concurrency).deliver(iter(ids), b"m")
+    report = fanout(gw, mode, concurrency=concurrency).deliver(iter(ids), b"m")
     assert report.delivered == count
     assert gw.received == {cid: [b"m"] for cid in ids}
     assert gw.max_in_flight <= concurrency
 
 
-def test_throttling_beyond_the_attempts_is_a_failure() -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_throttling_beyond_the_attempts_is_a_failure(mode: str) -> None:
     gw = FakeGateway()
     gw.throttled = {"slow": 10}
-    report = Fanout(gw.post, gw.prune, max_attempts=3, sleep=lambda _s: None).deliver(
-        ["slow"], b"m"
-    )
+    report = fanout(gw, mode, max_attempts=3, sleep=lambda _s: None).deliver(["slow"], b"m")
     assert (report.delivered, report.failed, report.retries) == (0, 1, 2)
+    assert report.unfinished == ["slow"]
 
 
-def test_a_failed_prune_counts_as_failed_and_does_not_raise() -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failed_prune_counts_as_failed_and_does_not_raise(mode: str) -> None:
     gw = FakeGateway()
     gw.gone = {"unprunable", "c1"}
-    report = Fanout(gw.post, gw.prune).deliver(["unprunable", "c1", "c2"], b"m")
+    report = fanout(gw, mode).deliver(["unprunable", "c1", "c2"], b"m")
     assert (report.delivered, report.pruned, report.failed) == (1, 1, 1)
 
 
@@ -115,3 +164,15 @@ def test_backoff_is_full_jitter_below_a_growing_capped_ceiling(attempt: int) -> 
     assert all(0 <= d <= ceiling for d in delays)
     assert max(delays) > ceiling * 0.9
     assert min(delays) < ceiling * 0.1
+
+
+def test_a_paced_multiplexed_fanout_waits_before_each_post_it_starts() -> None:
+    gw = FakeGateway()
+    slept: list[float] = []
+    report = fanout(gw, "multiplexed", max_rate=100, sleep=slept.append).deliver(
+        [f"c{n}" for n in range(5)], b"m"
+    )
+    assert report.delivered == 5
+    # 100 per second: the posts after the first wait for their slots (10 ms apart)
+    assert len(slept) >= 3
+    assert all(0 < s <= 0.05 for s in slept)

@@ -21,10 +21,13 @@ fan-out's (:mod:`switchboard.fanout`), as with the boto3 sender.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import socket
+import ssl
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any, Protocol
@@ -38,6 +41,7 @@ from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError
 
 from switchboard.errors import ConnectionGoneError, DeliveryError
+from switchboard.multiplex import Multiplexer, Request, TransportError
 from switchboard.sender import RETRYABLE_CODES, Sender
 
 SERVICE = "execute-api"
@@ -223,11 +227,62 @@ class DeliveryEngine(Sender):
                 retries=False,
                 socket_options=socket_options,
             )
+        tls = None
+        if parts.scheme == "https":
+            tls = functools.partial(
+                ssl.create_default_context, cafile=ca_certs or get_cert_path(True)
+            )
+        self._multiplexer = Multiplexer(
+            parts.hostname,
+            port,
+            tls=tls,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_idle=max(pool_size, 1),
+            socket_options=socket_options,
+        )
 
     @classmethod
     def for_endpoint(cls, endpoint: str, region: str, pool_size: int = 32) -> Sender:
         """The container's engine for ``endpoint`` (its pool is created once)."""
         return engine_for(endpoint, region, pool_size)
+
+    def post_many(
+        self, connection_ids: Iterable[str], data: bytes, concurrency: int
+    ) -> Iterator[tuple[str, Exception | None]]:
+        """Send ``data`` to each connection, ``concurrency`` posts in flight on this thread;
+        yield each one's id and ``None`` (delivered) or the error :meth:`post` would raise.
+
+        Each request is signed just before it is sent. Connections are kept for the next
+        call; see :mod:`switchboard.multiplex`.
+        """
+        host = self._host
+        length = str(len(data))
+
+        def requests() -> Iterator[Request]:
+            for connection_id in connection_ids:
+                path = self._prefix + quote(connection_id, safe="-._~")
+                signed = self._signer.sign(
+                    "POST",
+                    host,
+                    path,
+                    data,
+                    credentials=self._credentials.get_frozen_credentials(),
+                    timestamp=self._clock.timestamp(),
+                )
+                headers = [("Host", host), ("Content-Length", length), *signed.items()]
+                yield Request(connection_id, "POST", path, headers, data)
+
+        for connection_id, result in self._multiplexer.exchange(requests(), concurrency):
+            if isinstance(result, TransportError):
+                yield connection_id, DeliveryError(connection_id, result.code, retryable=True)
+                continue
+            try:
+                _check(connection_id, result.status, result.headers.get)
+            except (ConnectionGoneError, DeliveryError) as exc:
+                yield connection_id, exc
+            else:
+                yield connection_id, None
 
     def _request(self, method: str, connection_id: str, body: bytes) -> int:
         path = self._prefix + quote(connection_id, safe="-._~")
@@ -255,14 +310,8 @@ class DeliveryEngine(Sender):
         except HTTPError as exc:
             raise DeliveryError(connection_id, type(exc).__name__, retryable=True) from None
         status: int = response.status
-        if status < 300:
-            return status
-        if status == 410:
-            raise ConnectionGoneError(connection_id)
-        error_type = response.headers.get("x-amzn-ErrorType", "")
-        code = error_type.split(":", 1)[0] or CODES_BY_STATUS.get(status, str(status))
-        retryable = code in RETRYABLE_CODES or status == 429 or status >= 500
-        raise DeliveryError(connection_id, code, retryable=retryable)
+        _check(connection_id, status, response.headers.get)
+        return status
 
     def post(self, connection_id: str, data: bytes) -> None:
         """Send one frame; raises :exc:`ConnectionGoneError` or :exc:`DeliveryError`."""
@@ -276,12 +325,25 @@ class DeliveryEngine(Sender):
             return
 
     def shutdown(self) -> None:
-        """Close the pool's sockets (tests and benchmarks)."""
+        """Close the pools' sockets (tests and benchmarks)."""
         self._pool.close()
+        self._multiplexer.close()
 
 
 _engines: dict[tuple[str, str, int], DeliveryEngine] = {}
 _engines_lock = threading.Lock()
+
+
+def _check(connection_id: str, status: int, header: Callable[[str], str | None]) -> None:
+    """Raise what a Management API answer means: 410 gone, other errors with their code."""
+    if status < 300:
+        return
+    if status == 410:
+        raise ConnectionGoneError(connection_id)
+    error_type = header("x-amzn-errortype") or ""
+    code = error_type.split(":", 1)[0] or CODES_BY_STATUS.get(status, str(status))
+    retryable = code in RETRYABLE_CODES or status == 429 or status >= 500
+    raise DeliveryError(connection_id, code, retryable=retryable)
 
 
 def engine_for(endpoint: str, region: str, pool_size: int = 32) -> DeliveryEngine:

@@ -6,8 +6,11 @@ Management API reports gone (410), retries throttling (429) and server errors wi
 exponential backoff and full jitter, and returns a :class:`FanoutReport`. It never
 raises for one recipient's failure.
 
-Workers pull connection ids from the shared iterator (no task object per recipient),
-and a fan-out to a single recipient runs on the caller's thread. Above an
+Given ``post_many`` (the delivery engine's), every post is made from the caller's thread
+with ``concurrency`` of them in flight (:mod:`switchboard.multiplex`), and the retryable
+failures of a round are retried together after one backoff. Otherwise (the boto3 client)
+worker threads pull connection ids from the shared iterator (no task object per
+recipient), and a fan-out to a single recipient runs on the caller's thread. Above an
 :class:`Overflow`'s threshold, the recipients are handed to it (SQS batches for the
 fan-out worker, :mod:`switchboard.queueing`) instead of being posted here.
 """
@@ -34,6 +37,9 @@ BACKOFF_CAP_SECONDS = 1.0
 
 Post = Callable[[str, bytes], None]
 Prune = Callable[[str], object]
+# Posts to many connections with ``concurrency`` in flight on the calling thread, yielding
+# each id with ``None`` or the error ``post`` would raise (``DeliveryEngine.post_many``).
+PostMany = Callable[[Iterable[str], bytes, int], Iterator[tuple[str, Exception | None]]]
 
 
 @dataclass
@@ -148,8 +154,10 @@ class Fanout:
         sleep: Callable[[float], None] = time.sleep,
         overflow: Overflow | None = None,
         max_rate: float | None = None,
+        post_many: PostMany | None = None,
     ) -> None:
         self._post = post
+        self._post_many = post_many
         self._prune = prune
         self._concurrency = max(1, concurrency)
         self._max_attempts = max(1, max_attempts)
@@ -183,6 +191,8 @@ class Fanout:
         return self._deliver_all(ids, data, FanoutReport())
 
     def _deliver_all(self, ids: Iterator[str], data: bytes, report: FanoutReport) -> FanoutReport:
+        if self._post_many is not None:
+            return self._deliver_multiplexed(self._post_many, ids, data, report)
         head = list(islice(ids, self._concurrency))
         if len(head) <= 1 or self._concurrency <= 1:  # one at a time: no thread needed
             for connection_id in chain(head, ids):
@@ -209,6 +219,36 @@ class Fanout:
                 return
             self._deliver_one(connection_id, data, report)
 
+    def _deliver_multiplexed(
+        self, post_many: PostMany, ids: Iterator[str], data: bytes, report: FanoutReport
+    ) -> FanoutReport:
+        """Every recipient through ``post_many`` (one thread, many posts in flight); the
+        retryable failures of a round are retried together after one backoff."""
+        attempt = 1
+        while True:
+            source = ids if self._before_post is None else self._paced(ids)
+            retry: list[str] = []
+            for connection_id, error in post_many(source, data, self._concurrency):
+                if (
+                    isinstance(error, DeliveryError)
+                    and error.retryable
+                    and attempt < self._max_attempts
+                ):
+                    retry.append(connection_id)
+                else:
+                    self._record(connection_id, attempt, error, report)
+            if not retry:
+                return report
+            self._sleep(backoff_delay(attempt))
+            attempt += 1
+            ids = iter(retry)
+
+    def _paced(self, ids: Iterator[str]) -> Iterator[str]:
+        for connection_id in ids:
+            assert self._before_post is not None
+            self._before_post()
+            yield connection_id
+
     def _deliver_one(self, connection_id: str, data: bytes, report: FanoutReport) -> None:
         attempts, error = post_retrying(
             self._post,
@@ -218,6 +258,12 @@ class Fanout:
             sleep=self._sleep,
             before=self._before_post,
         )
+        self._record(connection_id, attempts, error, report)
+
+    def _record(
+        self, connection_id: str, attempts: int, error: Exception | None, report: FanoutReport
+    ) -> None:
+        """Count one recipient's final outcome after ``attempts`` posts."""
         retries = attempts - 1
         if error is None:
             report._count("delivered", retries)

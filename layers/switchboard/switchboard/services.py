@@ -162,6 +162,8 @@ def realtime(endpoint: str) -> Realtime:
             max_attempts=config.fanout_max_attempts,
             overflow=overflow(endpoint),
             max_rate=config.fanout_rate_limit or None,
+            # the engine keeps many posts in flight on one thread; boto3 needs threads
+            post_many=getattr(out, "post_many", None),
         )
 
     return Realtime(

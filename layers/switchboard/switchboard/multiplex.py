@@ -1,0 +1,392 @@
+"""Many HTTP/1.1 requests in flight on one thread: keep-alive sockets and one selector.
+
+A fan-out through a thread pool pays for its threads: every blocking socket call hands the
+GIL to another thread, and with 32 of them that doubles the CPU each post costs
+(``bench/fanout_threads.py``). Here one thread keeps up to ``concurrency`` requests in
+flight over non-blocking keep-alive connections (TLS included), waiting on them with one
+:mod:`selectors` selector. HTTP/1.1 framing is done by h11 (sans-I/O): this module only
+moves bytes, keeps time and reuses connections.
+
+Requests are pulled from the caller's iterator only when a connection is free, so a
+request is built (and signed) just before it is sent. Each one yields its response's
+status and headers, or the transport error that ended it: a connection that fails is
+closed and replaced, never reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import h11
+
+# Interest while waiting: the selector event each connection state waits for.
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request: ``key`` names it in the results (the connection id)."""
+
+    key: str
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Response:
+    """A complete response's status and headers (names lower-cased); the body is read
+    and dropped."""
+
+    status: int
+    headers: dict[str, str]
+
+
+class TransportError(Exception):
+    """A request ended without a response; ``code`` names why, as urllib3 would."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+class _Connection:
+    """One keep-alive connection and the request it carries, as a state machine."""
+
+    def __init__(self, sock: socket.socket, connecting: bool) -> None:
+        self.sock = sock
+        self.http = h11.Connection(h11.CLIENT)
+        self.connecting = connecting  # the TCP connect (then the TLS handshake) is underway
+        self.handshaking = False
+        self.request: Request | None = None
+        self.out = b""
+        self.response: h11.Response | None = None
+        self.deadline = 0.0
+        self.interest = WRITE
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class Multiplexer:
+    """Requests to one ``host:port`` (TLS when ``tls`` is given), many in flight at once.
+
+    ``tls`` makes the TLS context on first use (loading CA certificates takes a few
+    milliseconds that a cold start need not pay before its first fan-out).
+
+    Idle keep-alive connections are kept between calls of :meth:`exchange` (up to
+    ``max_idle``), as a connection pool would; calls from several threads each use their
+    own connections.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: Callable[[], ssl.SSLContext] | None = None,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 5.0,
+        max_idle: int = 64,
+        socket_options: list[tuple[int, int, int]] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._tls_factory = tls
+        self._tls: ssl.SSLContext | None = None
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._max_idle = max_idle
+        self._socket_options = socket_options or [
+            (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+            (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        ]
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- connections
+
+    def _take_idle(self) -> _Connection | None:
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                connection = self._idle.pop()
+            if _still_open(connection.sock):
+                return connection
+            connection.close()  # the server closed it while it was idle
+
+    def _give_back(self, connection: _Connection) -> None:
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _open(self) -> _Connection:
+        """A connection whose TCP connect has begun (raises :exc:`TransportError`)."""
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM
+            )[0]
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            raise TransportError("NewConnectionError", str(exc)) from None
+        for option in self._socket_options:
+            sock.setsockopt(*option)
+        sock.setblocking(False)
+        result = sock.connect_ex(address)
+        if result not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            sock.close()
+            raise TransportError("NewConnectionError", errno.errorcode.get(result, str(result)))
+        return _Connection(sock, connecting=True)
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    # ---------------------------------------------------------------- the loop
+
+    def exchange(
+        self, requests: Iterator[Request], concurrency: int
+    ) -> Iterator[tuple[str, Response | TransportError]]:
+        """Send every request, at most ``concurrency`` in flight; yield each one's key and
+        its response or transport error, in the order they complete."""
+        return _Round(self, requests, max(1, concurrency)).run()
+
+    def _step(self, connection: _Connection) -> Response | TransportError | None:
+        """Advance ``connection`` on a ready event: its outcome once it has one."""
+        try:
+            if connection.connecting:
+                return self._connected(connection)
+            if connection.handshaking:
+                return self._handshake(connection)
+            if connection.out:
+                return self._send(connection)
+            return self._receive(connection)
+        except ssl.SSLError as exc:
+            return TransportError("SSLError", str(exc))
+        except (h11.ProtocolError, ConnectionError) as exc:
+            return TransportError("ProtocolError", str(exc))
+        except OSError as exc:
+            return TransportError("ProtocolError", str(exc))
+
+    def _connected(self, connection: _Connection) -> Response | TransportError | None:
+        result = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if result:
+            return TransportError("NewConnectionError", errno.errorcode.get(result, str(result)))
+        connection.connecting = False
+        if self._tls_factory is not None:
+            if self._tls is None:
+                self._tls = self._tls_factory()
+            connection.sock = self._tls.wrap_socket(
+                connection.sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+            connection.handshaking = True
+            return self._handshake(connection)
+        connection.deadline = time.monotonic() + self.read_timeout
+        return self._send(connection)
+
+    def _handshake(self, connection: _Connection) -> Response | TransportError | None:
+        sock = connection.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            connection.interest = READ
+            return None
+        except ssl.SSLWantWriteError:
+            connection.interest = WRITE
+            return None
+        connection.handshaking = False
+        connection.deadline = time.monotonic() + self.read_timeout
+        return self._send(connection)
+
+    def _send(self, connection: _Connection) -> Response | TransportError | None:
+        while connection.out:
+            try:
+                sent = connection.sock.send(connection.out)
+            except (BlockingIOError, ssl.SSLWantWriteError):
+                connection.interest = WRITE
+                return None
+            except ssl.SSLWantReadError:
+                connection.interest = READ
+                return None
+            connection.out = connection.out[sent:]
+        connection.interest = READ
+        return None
+
+    def _receive(self, connection: _Connection) -> Response | TransportError | None:
+        sock = connection.sock
+        while True:
+            try:
+                data = sock.recv(65536)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                return None
+            except ssl.SSLWantWriteError:
+                connection.interest = WRITE
+                return None
+            connection.http.receive_data(data)
+            outcome = self._events(connection)
+            if outcome is not None or not data:
+                return outcome or TransportError("ProtocolError", "connection closed")
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                return None
+
+    @staticmethod
+    def _events(connection: _Connection) -> Response | None:
+        while True:
+            event = connection.http.next_event()
+            if event is h11.NEED_DATA:
+                return None
+            if isinstance(event, h11.Response):
+                connection.response = event
+            elif isinstance(event, h11.EndOfMessage):
+                response = connection.response
+                assert response is not None
+                headers = {
+                    name.decode("latin-1"): value.decode("latin-1")
+                    for name, value in response.headers
+                }
+                return Response(response.status_code, headers)
+            elif isinstance(event, h11.ConnectionClosed):
+                return None
+
+
+class _Round:
+    """One :meth:`Multiplexer.exchange`: its selector and the connections in flight."""
+
+    def __init__(
+        self, multiplexer: Multiplexer, requests: Iterator[Request], concurrency: int
+    ) -> None:
+        self.multiplexer = multiplexer
+        self.requests = requests
+        self.concurrency = concurrency
+        self.selector = selectors.DefaultSelector()
+        self.active: dict[int, _Connection] = {}  # by file descriptor
+
+    def run(self) -> Iterator[tuple[str, Response | TransportError]]:
+        selector, active = self.selector, self.active
+        try:
+            yield from self.refill()
+            while active:
+                wait = max(0.0, min(c.deadline for c in active.values()) - time.monotonic())
+                for key, _events in selector.select(wait):
+                    connection: _Connection = key.data
+                    outcome = self.multiplexer._step(connection)
+                    if outcome is None:
+                        if connection.interest != key.events:
+                            selector.modify(connection.sock, connection.interest, connection)
+                        continue
+                    key_and_outcome = self.finish(connection, outcome)
+                    reusable = isinstance(outcome, Response) and _reusable(connection)
+                    if not reusable:
+                        connection.close()
+                    yield key_and_outcome
+                    yield from self.refill(connection if reusable else None)
+                yield from self.expire()
+        finally:
+            for connection in active.values():  # the caller stopped early: nothing half-sent
+                connection.close()
+            selector.close()
+
+    def finish(
+        self, connection: _Connection, outcome: Response | TransportError
+    ) -> tuple[str, Response | TransportError]:
+        """Take ``connection`` out of the selector; its request's key and outcome."""
+        request = connection.request
+        assert request is not None
+        self.selector.unregister(connection.sock)
+        del self.active[connection.sock.fileno()]
+        return request.key, outcome
+
+    def expire(self) -> Iterator[tuple[str, Response | TransportError]]:
+        """Fail the requests past their deadline (their connections are closed)."""
+        now = time.monotonic()
+        for connection in [c for c in self.active.values() if c.deadline <= now]:
+            waiting = connection.connecting or connection.handshaking
+            yield self.finish(
+                connection, TransportError("ConnectTimeoutError" if waiting else "ReadTimeoutError")
+            )
+            connection.close()
+        yield from self.refill()
+
+    def refill(self, connection: _Connection | None = None) -> Iterator[tuple[str, TransportError]]:
+        """Start requests until ``concurrency`` are in flight or none is left, on
+        ``connection`` first, then idle ones, then new ones. A connection that cannot be
+        opened is reported against the request it was for."""
+        multiplexer = self.multiplexer
+        while len(self.active) < self.concurrency:
+            request = next(self.requests, None)
+            if request is None:
+                if connection is not None:
+                    multiplexer._give_back(connection)
+                return
+            if connection is None:
+                connection = multiplexer._take_idle()
+            if connection is None:
+                try:
+                    connection = multiplexer._open()
+                except TransportError as exc:
+                    yield request.key, exc
+                    continue
+            _begin(
+                connection,
+                request,
+                time.monotonic(),
+                multiplexer.connect_timeout,
+                multiplexer.read_timeout,
+            )
+            self.active[connection.sock.fileno()] = connection
+            self.selector.register(connection.sock, connection.interest, connection)
+            connection = None
+
+
+def _begin(
+    connection: _Connection,
+    request: Request,
+    now: float,
+    connect_timeout: float,
+    read_timeout: float,
+) -> None:
+    http = connection.http
+    connection.request = request
+    connection.response = None
+    connection.out = (
+        http.send(
+            h11.Request(method=request.method, target=request.target, headers=request.headers)
+        )
+        + (http.send(h11.Data(data=request.body)) if request.body else b"")
+        + http.send(h11.EndOfMessage())
+    )
+    waiting = connection.connecting or connection.handshaking
+    connection.deadline = now + (connect_timeout if waiting else read_timeout)
+    connection.interest = WRITE
+
+
+def _reusable(connection: _Connection) -> bool:
+    http = connection.http
+    if http.our_state is h11.DONE and http.their_state is h11.DONE:
+        http.start_next_cycle()
+        return True
+    return False
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """An idle connection is usable while it has nothing to read (no EOF, no stray bytes)."""
+    with selectors.DefaultSelector() as probe:
+        probe.register(sock, READ)
+        return not probe.select(0)
