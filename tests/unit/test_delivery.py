@@ -505,3 +505,32 @@ def test_one_engine_per_endpoint_per_container(monkeypatch: pytest.MonkeyPatch) 
 def test_a_bad_endpoint_is_refused() -> None:
     with pytest.raises(ValueError, match="not an http"):
         DeliveryEngine("ftp://x/dev", "us-east-1", credentials=STATIC)
+
+
+LAZY_MULTIPLEXER = """
+import sys
+from botocore.credentials import Credentials
+from switchboard.delivery import DeliveryEngine
+engine = DeliveryEngine("https://abc.execute-api.us-east-1.amazonaws.com/dev", "us-east-1",
+                        credentials=Credentials("a", "b"))
+print("h11" in sys.modules, "switchboard.multiplex" in sys.modules)
+"""
+
+
+def test_the_fanout_multiplexer_is_loaded_at_the_first_fanout_only() -> None:
+    """A request that only answers its own connection never imports h11 (cold start)."""
+    import os
+    import subprocess
+    import sys
+
+    layer = Path(__file__).resolve().parents[2] / "layers" / "switchboard"
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_MULTIPLEXER],
+        env={**os.environ, "PYTHONPATH": str(layer)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]

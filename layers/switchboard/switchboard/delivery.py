@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from hashlib import sha256
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import urllib3
@@ -41,8 +41,10 @@ from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError
 
 from switchboard.errors import ConnectionGoneError, DeliveryError
-from switchboard.multiplex import Multiplexer, Request, TransportError
 from switchboard.sender import RETRYABLE_CODES, Sender
+
+if TYPE_CHECKING:
+    from switchboard.multiplex import Multiplexer, Request
 
 SERVICE = "execute-api"
 EMPTY_SHA256 = sha256(b"").hexdigest()
@@ -232,15 +234,19 @@ class DeliveryEngine(Sender):
             tls = functools.partial(
                 ssl.create_default_context, cafile=ca_certs or get_cert_path(True)
             )
-        self._multiplexer = Multiplexer(
-            parts.hostname,
-            port,
-            tls=tls,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_idle=max(pool_size, 1),
-            socket_options=socket_options,
-        )
+        # The fan-out's multiplexer (and h11, about 5 ms to import) is made at the first
+        # fan-out: the requests that only answer their own connection never load it.
+        self._multiplexer_options: dict[str, Any] = {
+            "host": parts.hostname,
+            "port": port,
+            "tls": tls,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_idle": max(pool_size, 1),
+            "socket_options": socket_options,
+        }
+        self._multiplexer: Multiplexer | None = None
+        self._multiplexer_lock = threading.Lock()
 
     @classmethod
     def for_endpoint(cls, endpoint: str, region: str, pool_size: int = 32) -> Sender:
@@ -259,6 +265,8 @@ class DeliveryEngine(Sender):
         host = self._host
         length = str(len(data))
 
+        from switchboard.multiplex import Request, TransportError
+
         def requests() -> Iterator[Request]:
             for connection_id in connection_ids:
                 path = self._prefix + quote(connection_id, safe="-._~")
@@ -273,7 +281,7 @@ class DeliveryEngine(Sender):
                 headers = [("Host", host), ("Content-Length", length), *signed.items()]
                 yield Request(connection_id, "POST", path, headers, data)
 
-        for connection_id, result in self._multiplexer.exchange(requests(), concurrency):
+        for connection_id, result in self._fanout_multiplexer().exchange(requests(), concurrency):
             if isinstance(result, TransportError):
                 yield connection_id, DeliveryError(connection_id, result.code, retryable=True)
                 continue
@@ -327,7 +335,16 @@ class DeliveryEngine(Sender):
     def shutdown(self) -> None:
         """Close the pools' sockets (tests and benchmarks)."""
         self._pool.close()
-        self._multiplexer.close()
+        if self._multiplexer is not None:
+            self._multiplexer.close()
+
+    def _fanout_multiplexer(self) -> Multiplexer:
+        with self._multiplexer_lock:
+            if self._multiplexer is None:
+                from switchboard.multiplex import Multiplexer
+
+                self._multiplexer = Multiplexer(**self._multiplexer_options)
+            return self._multiplexer
 
 
 _engines: dict[tuple[str, str, int], DeliveryEngine] = {}
