@@ -639,7 +639,7 @@ def main() -> None:
     if "b2" in only:
         results["b2"] = b2(n=2000, concurrency=64, delay_ms=20, rounds=1 if quick else 3)
     if "b3" in only:
-        results["b3"] = b3(runs=2 if quick else 5)
+        results["b3"] = b3(runs=2 if quick else 9)
     if "b4" in only:
         results["b4"] = b4(subscribers=10)
     if "b5" in only:
