@@ -254,43 +254,56 @@ class DeliveryEngine(Sender):
         return engine_for(endpoint, region, pool_size)
 
     def post_many(
-        self, connection_ids: Iterable[str], data: bytes, concurrency: int
+        self,
+        connection_ids: Iterable[str],
+        data: bytes,
+        concurrency: int,
+        pace: Callable[[], float] | None = None,
     ) -> Iterator[tuple[str, Exception | None]]:
         """Send ``data`` to each connection, ``concurrency`` posts in flight on this thread;
-        yield each one's id and ``None`` (delivered) or the error :meth:`post` would raise.
+        yield each one's id and ``None`` (delivered) or the error :meth:`post` would raise
+        (or, for one whose request could not be signed, what signing raised).
 
-        Each request is signed just before it is sent. Connections are kept for the next
-        call; see :mod:`switchboard.multiplex`.
+        Each request is signed just before it is sent; ``pace`` spaces their starts (see
+        :meth:`Multiplexer.exchange`). Connections are kept for the next call; see
+        :mod:`switchboard.multiplex`. An error from ``connection_ids`` itself propagates.
         """
+        from switchboard.multiplex import Request, Response, TransportError
+
         host = self._host
         length = str(len(data))
-
-        from switchboard.multiplex import Request, TransportError
 
         def requests() -> Iterator[Request]:
             for connection_id in connection_ids:
                 path = self._prefix + quote(connection_id, safe="-._~")
-                signed = self._signer.sign(
-                    "POST",
-                    host,
-                    path,
-                    data,
-                    credentials=self._credentials.get_frozen_credentials(),
-                    timestamp=self._clock.timestamp(),
-                )
+                try:
+                    signed = self._signer.sign(
+                        "POST",
+                        host,
+                        path,
+                        data,
+                        credentials=self._credentials.get_frozen_credentials(),
+                        timestamp=self._clock.timestamp(),
+                    )
+                except Exception as exc:  # e.g. a credential refresh that failed
+                    yield Request(connection_id, error=exc)
+                    continue
                 headers = [("Host", host), ("Content-Length", length), *signed.items()]
                 yield Request(connection_id, "POST", path, headers, data)
 
-        for connection_id, result in self._fanout_multiplexer().exchange(requests(), concurrency):
+        exchange = self._fanout_multiplexer().exchange(requests(), concurrency, pace)
+        for connection_id, result in exchange:
             if isinstance(result, TransportError):
                 yield connection_id, DeliveryError(connection_id, result.code, retryable=True)
-                continue
-            try:
-                _check(connection_id, result.status, result.headers.get)
-            except (ConnectionGoneError, DeliveryError) as exc:
-                yield connection_id, exc
+            elif not isinstance(result, Response):
+                yield connection_id, result
             else:
-                yield connection_id, None
+                try:
+                    _check(connection_id, result.status, result.headers.get)
+                except (ConnectionGoneError, DeliveryError) as exc:
+                    yield connection_id, exc
+                else:
+                    yield connection_id, None
 
     def _request(self, method: str, connection_id: str, body: bytes) -> int:
         path = self._prefix + quote(connection_id, safe="-._~")

@@ -37,9 +37,20 @@ BACKOFF_CAP_SECONDS = 1.0
 
 Post = Callable[[str, bytes], None]
 Prune = Callable[[str], object]
-# Posts to many connections with ``concurrency`` in flight on the calling thread, yielding
-# each id with ``None`` or the error ``post`` would raise (``DeliveryEngine.post_many``).
-PostMany = Callable[[Iterable[str], bytes, int], Iterator[tuple[str, Exception | None]]]
+
+
+class PostMany(Protocol):
+    """Posts to many connections with ``concurrency`` in flight on the calling thread,
+    yielding each id with ``None`` or the error ``post`` would raise; ``pace`` books each
+    post's slot and says how long to hold it back (``DeliveryEngine.post_many``)."""
+
+    def __call__(
+        self,
+        connection_ids: Iterable[str],
+        data: bytes,
+        concurrency: int,
+        pace: Callable[[], float] | None = None,
+    ) -> Iterator[tuple[str, Exception | None]]: ...
 
 
 @dataclass
@@ -163,7 +174,7 @@ class Fanout:
         self._max_attempts = max(1, max_attempts)
         self._sleep = sleep
         self._overflow = overflow
-        pacer = Pacer(max_rate) if max_rate else None
+        pacer = self._pacer = Pacer(max_rate) if max_rate else None
         self._before_post = None if pacer is None else functools.partial(self._pace, pacer)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -225,10 +236,10 @@ class Fanout:
         """Every recipient through ``post_many`` (one thread, many posts in flight); the
         retryable failures of a round are retried together after one backoff."""
         attempt = 1
+        pace = None if self._pacer is None else self._pacer.delay
         while True:
-            source = ids if self._before_post is None else self._paced(ids)
             retry: list[str] = []
-            for connection_id, error in post_many(source, data, self._concurrency):
+            for connection_id, error in post_many(ids, data, self._concurrency, pace):
                 if (
                     isinstance(error, DeliveryError)
                     and error.retryable
@@ -242,12 +253,6 @@ class Fanout:
             self._sleep(backoff_delay(attempt))
             attempt += 1
             ids = iter(retry)
-
-    def _paced(self, ids: Iterator[str]) -> Iterator[str]:
-        for connection_id in ids:
-            assert self._before_post is not None
-            self._before_post()
-            yield connection_id
 
     def _deliver_one(self, connection_id: str, data: bytes, report: FanoutReport) -> None:
         attempts, error = post_retrying(

@@ -17,29 +17,37 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import select
 import selectors
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import h11
 
 # Interest while waiting: the selector event each connection state waits for.
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+RESOLVE_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
 class Request:
-    """One request: ``key`` names it in the results (the connection id)."""
+    """One request: ``key`` names it in the results (the connection id).
+
+    A request that could not be built (its signing failed) carries the ``error`` instead,
+    which is reported for its key without sending anything.
+    """
 
     key: str
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    body: bytes
+    method: str = "POST"
+    target: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    error: Exception | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,9 @@ class TransportError(Exception):
 class _Connection:
     """One keep-alive connection and the request it carries, as a state machine."""
 
-    def __init__(self, sock: socket.socket, connecting: bool) -> None:
+    def __init__(self, sock: socket.socket, connecting: bool, address: Any = None) -> None:
         self.sock = sock
+        self.address = address
         self.http = h11.Connection(h11.CLIENT)
         self.connecting = connecting  # the TCP connect (then the TLS handshake) is underway
         self.handshaking = False
@@ -113,6 +122,8 @@ class Multiplexer:
         ]
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
+        self._addresses: list[tuple[Any, ...]] = []
+        self._resolved_at = -RESOLVE_EVERY_SECONDS
 
     # ---------------------------------------------------------------- connections
 
@@ -133,23 +144,41 @@ class Multiplexer:
                 return
         connection.close()
 
+    def _address(self) -> tuple[Any, ...]:
+        """The address to connect to: the host is resolved at most once a minute (the
+        lookup blocks), and an address that failed is tried after the others."""
+        with self._lock:
+            if time.monotonic() - self._resolved_at >= RESOLVE_EVERY_SECONDS:
+                self._addresses = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+                self._resolved_at = time.monotonic()
+            return self._addresses[0]
+
+    def _demote(self, address: Any) -> None:
+        with self._lock:
+            found = [entry for entry in self._addresses if entry[4] == address]
+            if found and len(self._addresses) > 1:
+                self._addresses = [e for e in self._addresses if e[4] != address] + found
+
     def _open(self) -> _Connection:
         """A connection whose TCP connect has begun (raises :exc:`TransportError`)."""
         try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                self.host, self.port, type=socket.SOCK_STREAM
-            )[0]
+            family, kind, proto, _, address = self._address()
             sock = socket.socket(family, kind, proto)
         except OSError as exc:
             raise TransportError("NewConnectionError", str(exc)) from None
-        for option in self._socket_options:
-            sock.setsockopt(*option)
-        sock.setblocking(False)
-        result = sock.connect_ex(address)
+        try:
+            for option in self._socket_options:
+                sock.setsockopt(*option)
+            sock.setblocking(False)
+            result = sock.connect_ex(address)
+        except OSError as exc:
+            sock.close()
+            raise TransportError("NewConnectionError", str(exc)) from None
         if result not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             sock.close()
+            self._demote(address)
             raise TransportError("NewConnectionError", errno.errorcode.get(result, str(result)))
-        return _Connection(sock, connecting=True)
+        return _Connection(sock, connecting=True, address=address)
 
     def close(self) -> None:
         """Close the idle connections."""
@@ -161,11 +190,19 @@ class Multiplexer:
     # ---------------------------------------------------------------- the loop
 
     def exchange(
-        self, requests: Iterator[Request], concurrency: int
-    ) -> Iterator[tuple[str, Response | TransportError]]:
+        self,
+        requests: Iterator[Request],
+        concurrency: int,
+        pace: Callable[[], float] | None = None,
+    ) -> Iterator[tuple[str, Response | Exception]]:
         """Send every request, at most ``concurrency`` in flight; yield each one's key and
-        its response or transport error, in the order they complete."""
-        return _Round(self, requests, max(1, concurrency)).run()
+        its response or error (a :class:`TransportError`, or what building it raised), in
+        the order they complete.
+
+        ``pace`` books the next request's slot and says how long to wait for it (seconds):
+        the request is held back that long while the others go on (no sleeping).
+        """
+        return _Round(self, requests, max(1, concurrency), pace).run()
 
     def _step(self, connection: _Connection) -> Response | TransportError | None:
         """Advance ``connection`` on a ready event: its outcome once it has one."""
@@ -187,6 +224,7 @@ class Multiplexer:
     def _connected(self, connection: _Connection) -> Response | TransportError | None:
         result = connection.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if result:
+            self._demote(connection.address)
             return TransportError("NewConnectionError", errno.errorcode.get(result, str(result)))
         connection.connecting = False
         if self._tls_factory is not None:
@@ -231,10 +269,12 @@ class Multiplexer:
 
     def _receive(self, connection: _Connection) -> Response | TransportError | None:
         sock = connection.sock
+        connection.interest = READ
         while True:
             try:
                 data = sock.recv(65536)
             except (BlockingIOError, ssl.SSLWantReadError):
+                connection.interest = READ
                 return None
             except ssl.SSLWantWriteError:
                 connection.interest = WRITE
@@ -270,20 +310,30 @@ class _Round:
     """One :meth:`Multiplexer.exchange`: its selector and the connections in flight."""
 
     def __init__(
-        self, multiplexer: Multiplexer, requests: Iterator[Request], concurrency: int
+        self,
+        multiplexer: Multiplexer,
+        requests: Iterator[Request],
+        concurrency: int,
+        pace: Callable[[], float] | None,
     ) -> None:
         self.multiplexer = multiplexer
         self.requests = requests
         self.concurrency = concurrency
+        self.pace = pace
+        self.held: tuple[Request, float] | None = None  # paced: not to start before then
         self.selector = selectors.DefaultSelector()
         self.active: dict[int, _Connection] = {}  # by file descriptor
 
-    def run(self) -> Iterator[tuple[str, Response | TransportError]]:
+    def run(self) -> Iterator[tuple[str, Response | Exception]]:
         selector, active = self.selector, self.active
+        spare: _Connection | None = None  # finished, reusable, not yet given a request
         try:
             yield from self.refill()
-            while active:
-                wait = max(0.0, min(c.deadline for c in active.values()) - time.monotonic())
+            while active or self.held is not None:
+                wait = min((c.deadline for c in active.values()), default=float("inf"))
+                if self.held is not None:
+                    wait = min(wait, self.held[1])
+                wait = max(0.0, wait - time.monotonic())
                 for key, _events in selector.select(wait):
                     connection: _Connection = key.data
                     outcome = self.multiplexer._step(connection)
@@ -292,20 +342,23 @@ class _Round:
                             selector.modify(connection.sock, connection.interest, connection)
                         continue
                     key_and_outcome = self.finish(connection, outcome)
-                    reusable = isinstance(outcome, Response) and _reusable(connection)
-                    if not reusable:
+                    if isinstance(outcome, Response) and _reusable(connection):
+                        spare = connection
+                    else:
                         connection.close()
                     yield key_and_outcome
-                    yield from self.refill(connection if reusable else None)
+                    reuse, spare = spare, None
+                    yield from self.refill(reuse)
                 yield from self.expire()
         finally:
-            for connection in active.values():  # the caller stopped early: nothing half-sent
+            # The caller stopped early: nothing half-sent stays open.
+            for connection in [*active.values(), *([spare] if spare else [])]:
                 connection.close()
             selector.close()
 
     def finish(
-        self, connection: _Connection, outcome: Response | TransportError
-    ) -> tuple[str, Response | TransportError]:
+        self, connection: _Connection, outcome: Response | Exception
+    ) -> tuple[str, Response | Exception]:
         """Take ``connection`` out of the selector; its request's key and outcome."""
         request = connection.request
         assert request is not None
@@ -313,46 +366,78 @@ class _Round:
         del self.active[connection.sock.fileno()]
         return request.key, outcome
 
-    def expire(self) -> Iterator[tuple[str, Response | TransportError]]:
+    def expire(self) -> Iterator[tuple[str, Response | Exception]]:
         """Fail the requests past their deadline (their connections are closed)."""
         now = time.monotonic()
         for connection in [c for c in self.active.values() if c.deadline <= now]:
             waiting = connection.connecting or connection.handshaking
-            yield self.finish(
-                connection, TransportError("ConnectTimeoutError" if waiting else "ReadTimeoutError")
-            )
+            code = "ConnectTimeoutError" if waiting else "ReadTimeoutError"
+            key_and_outcome = self.finish(connection, TransportError(code))
             connection.close()
+            yield key_and_outcome
         yield from self.refill()
 
-    def refill(self, connection: _Connection | None = None) -> Iterator[tuple[str, TransportError]]:
-        """Start requests until ``concurrency`` are in flight or none is left, on
-        ``connection`` first, then idle ones, then new ones. A connection that cannot be
-        opened is reported against the request it was for."""
+    def next_request(self) -> Request | None:
+        """The next request that may start now (None: none left, or a paced one waits)."""
+        if self.held is not None:
+            request, not_before = self.held
+            if time.monotonic() < not_before:
+                return None
+            self.held = None
+            return request
+        upcoming = next(self.requests, None)
+        if upcoming is not None and self.pace is not None and upcoming.error is None:
+            delay = self.pace()
+            if delay > 0:
+                self.held = (upcoming, time.monotonic() + delay)
+                return None
+        return upcoming
+
+    def refill(
+        self, connection: _Connection | None = None
+    ) -> Iterator[tuple[str, Response | Exception]]:
+        """Start requests until ``concurrency`` are in flight or none may start, on
+        ``connection`` first (a finished, reusable one), then idle ones, then new ones.
+        A request that cannot start is reported at once with its error."""
         multiplexer = self.multiplexer
-        while len(self.active) < self.concurrency:
-            request = next(self.requests, None)
-            if request is None:
-                if connection is not None:
-                    multiplexer._give_back(connection)
-                return
-            if connection is None:
-                connection = multiplexer._take_idle()
-            if connection is None:
+        try:
+            while len(self.active) < self.concurrency:
+                request = self.next_request()
+                if request is None:
+                    break
+                if request.error is not None:
+                    yield request.key, request.error
+                    continue
+                if connection is not None and not _still_open(connection.sock):
+                    connection.close()  # the server closed it after its last answer
+                    connection = None
+                if connection is None:
+                    connection = multiplexer._take_idle()
+                if connection is None:
+                    try:
+                        connection = multiplexer._open()
+                    except TransportError as exc:
+                        yield request.key, exc
+                        continue
                 try:
-                    connection = multiplexer._open()
-                except TransportError as exc:
+                    _begin(
+                        connection,
+                        request,
+                        time.monotonic(),
+                        multiplexer.connect_timeout,
+                        multiplexer.read_timeout,
+                    )
+                except Exception as exc:  # e.g. h11 refusing a header: this request only
+                    connection.close()
+                    connection = None
                     yield request.key, exc
                     continue
-            _begin(
-                connection,
-                request,
-                time.monotonic(),
-                multiplexer.connect_timeout,
-                multiplexer.read_timeout,
-            )
-            self.active[connection.sock.fileno()] = connection
-            self.selector.register(connection.sock, connection.interest, connection)
-            connection = None
+                self.active[connection.sock.fileno()] = connection
+                self.selector.register(connection.sock, connection.interest, connection)
+                connection = None
+        finally:
+            if connection is not None:
+                multiplexer._give_back(connection)
 
 
 def _begin(
@@ -386,7 +471,8 @@ def _reusable(connection: _Connection) -> bool:
 
 
 def _still_open(sock: socket.socket) -> bool:
-    """An idle connection is usable while it has nothing to read (no EOF, no stray bytes)."""
-    with selectors.DefaultSelector() as probe:
-        probe.register(sock, READ)
-        return not probe.select(0)
+    """A connection between requests is usable while it has nothing to read (no EOF,
+    no stray bytes); one ``poll`` call, no blocking."""
+    probe = select.poll()
+    probe.register(sock, select.POLLIN)
+    return not probe.poll(0)
