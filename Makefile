@@ -117,5 +117,17 @@ e2e: $(VENV)/.stamp ## the local gateway's end-to-end tests alone (no coverage)
 	$(PY) -m pytest -m e2e --no-cov tests/e2e
 
 .PHONY: bench
-bench: $(VENV)/.stamp ## B1-B5: engine vs boto3 vs the floor, cold starts, DynamoDB calls, gateway fan-out; writes bench/results.json and docs/benchmarks.md (ARGS=--quick for a short run)
+bench: $(VENV)/.stamp $(B3_RUNTIME)/.stamp ## B1-B5: engine vs boto3 vs the floor, cold starts, DynamoDB calls, gateway fan-out; writes bench/results.json and docs/benchmarks.md (ARGS=--quick for a short run)
 	$(PY) -m bench.run $(ARGS)
+
+# B3's Lambda-like runtime: a bare Python 3.13 and each layer's pinned packages in its own
+# directory, as sam build would install them (for this machine's platform).
+B3_RUNTIME := .tools/b3-runtime
+$(B3_RUNTIME)/.stamp: layers/switchboard/requirements.txt layers/crypto/requirements.txt | $(UV)
+	rm -rf $(B3_RUNTIME)
+	$(UV) venv -q --python $(PYTHON313) $(B3_RUNTIME)/venv
+	for layer in switchboard crypto; do \
+	  $(UV) pip install -q --no-deps --python $(B3_RUNTIME)/venv/bin/python \
+	    --target $(B3_RUNTIME)/$$layer -r layers/$$layer/requirements.txt || exit 1; \
+	done
+	touch $@

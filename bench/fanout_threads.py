@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from bench.run import FRAME, Server, _setup_path
+from bench.run import FRAME, Server, bench_credentials, setup_path
 
 COUNTS = (1, 4, 8, 16, 32, 64)
 POSTS = 2000
@@ -19,15 +19,14 @@ POSTS = 2000
 
 def main() -> None:
     """Print the table."""
-    _setup_path()
-    from botocore.credentials import Credentials
+    setup_path()
 
     from switchboard.delivery import DeliveryEngine
     from switchboard.fanout import Fanout
 
     server = Server()
     try:
-        credentials = Credentials("ASIABENCHMARK", "bench-secret", "bench-session-token")
+        credentials = bench_credentials()
         ids = [f"conn{n:06d}AbCd=" for n in range(POSTS)]
         print(
             "| posts in flight | threads: CPU µs / delivery | deliveries / s "

@@ -98,7 +98,18 @@ class Server:
         self.process.wait(10)
 
 
-def _setup_path() -> None:
+def bench_credentials() -> Any:
+    """The fixed credentials every benchmarked client signs with (as CHILD_ENV's)."""
+    from botocore.credentials import Credentials
+
+    return Credentials(
+        CHILD_ENV["AWS_ACCESS_KEY_ID"],
+        CHILD_ENV["AWS_SECRET_ACCESS_KEY"],
+        CHILD_ENV["AWS_SESSION_TOKEN"],
+    )
+
+
+def setup_path() -> None:
     for path in (str(ROOT / "layers" / "switchboard"), str(ROOT)):
         if path not in sys.path:
             sys.path.insert(0, path)
@@ -116,7 +127,6 @@ def b1(n: int, rounds: int) -> dict[str, Any]:
     import urllib3
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
 
     from switchboard import sender as sender_module
     from switchboard.delivery import DeliveryEngine
@@ -125,7 +135,7 @@ def b1(n: int, rounds: int) -> dict[str, Any]:
     server = Server()
     try:
         pool = urllib3.HTTPConnectionPool("127.0.0.1", server.port, maxsize=4)
-        credentials = Credentials("ASIABENCHMARK", "bench-secret", "bench-session-token")
+        credentials = bench_credentials()
         stock = SigV4Auth(credentials, "execute-api", "us-east-1")
         engine = DeliveryEngine(server.url, "us-east-1", credentials=credentials, pool_size=32)
         boto3_sender = sender_module.Sender.for_endpoint(server.url, "us-east-1", pool_size=32)
@@ -213,7 +223,6 @@ def b1(n: int, rounds: int) -> dict[str, Any]:
 
 def b2(n: int, concurrency: int, delay_ms: float, rounds: int) -> dict[str, Any]:
     """Wall time of a fan-out against a slow server, against the ideal."""
-    from botocore.credentials import Credentials
 
     from switchboard import sender as sender_module
     from switchboard.delivery import DeliveryEngine
@@ -223,7 +232,7 @@ def b2(n: int, concurrency: int, delay_ms: float, rounds: int) -> dict[str, Any]
     ideal = n * delay_ms / 1000 / concurrency
     result: dict[str, Any] = {"n": n, "concurrency": concurrency, "delay_ms": delay_ms}
     try:
-        credentials = Credentials("ASIABENCHMARK", "bench-secret", "bench-session-token")
+        credentials = bench_credentials()
         engine = DeliveryEngine(
             server.url, "us-east-1", credentials=credentials, pool_size=concurrency
         )
@@ -338,44 +347,13 @@ B3_WRAPPER = (
     "print(elapsed * 1000, int(hwm.split()[1]) / 1024)\n"
 )
 B3_RUNTIME = ROOT / ".tools" / "b3-runtime"
-LAYER_REQUIREMENTS = {
-    "switchboard": ROOT / "layers" / "switchboard" / "requirements.txt",
-    "crypto": ROOT / "layers" / "crypto" / "requirements.txt",
-}
-
-
-def b3_runtime() -> Path:
-    """A bare Python 3.13 and each layer's pinned packages in its own directory, made
-    once with uv (as ``sam build`` would, for this machine's platform)."""
-    uv = ROOT / ".tools" / "uv" / "bin" / "uv"
-    python313 = subprocess.run(
-        [str(ROOT / "scripts" / "find-python313")], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    stamp = "\n".join([python313, *(path.read_text() for path in LAYER_REQUIREMENTS.values())])
-    stamp_file = B3_RUNTIME / ".stamp"
-    if stamp_file.exists() and stamp_file.read_text() == stamp:
-        return B3_RUNTIME
-    progress("B3: installing the layers' packages into .tools/b3-runtime (once)")
-    subprocess.run(["rm", "-rf", str(B3_RUNTIME)], check=True)
-    subprocess.run(
-        [str(uv), "venv", "-q", "--python", python313, str(B3_RUNTIME / "venv")], check=True
-    )
-    for name, requirements in LAYER_REQUIREMENTS.items():
-        subprocess.run(
-            [
-                str(uv), "pip", "install", "-q", "--no-deps",
-                "--python", str(B3_RUNTIME / "venv" / "bin" / "python"),
-                "--target", str(B3_RUNTIME / name), "-r", str(requirements),
-            ],
-            check=True,
-        )  # fmt: skip
-    stamp_file.write_text(stamp)
-    return B3_RUNTIME
 
 
 def b3(runs: int) -> dict[str, Any]:
     """Cold initialisation in fresh processes, round-robin, medians."""
-    runtime = b3_runtime()
+    runtime = B3_RUNTIME
+    if not (runtime / ".stamp").exists():
+        raise SystemExit("B3 needs its runtime: make .tools/b3-runtime/.stamp (make bench does)")
     base_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
         **CHILD_ENV,
@@ -623,7 +601,7 @@ def main() -> None:
         "--only", default=",".join(ALL), help="e.g. b1,b3 (prints; records nothing)"
     )
     args = parser.parse_args()
-    _setup_path()
+    setup_path()
     only = set(args.only.split(","))
     if not only <= set(ALL):
         parser.error(f"--only takes some of {','.join(ALL)}")

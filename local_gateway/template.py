@@ -272,6 +272,13 @@ class _Resolver:
                 return any(self.truth(item) for item in value)
         raise TemplateError(f"not a condition: {node!r}")
 
+    def select(self, node: Any) -> Any:
+        """``node`` with every ``!If`` around it decided (the chosen branch, unresolved)."""
+        while isinstance(node, dict) and set(node) == {"Fn::If"}:
+            name, if_true, if_false = node["Fn::If"]
+            node = if_true if self.condition(name) else if_false
+        return node
+
     def resolve(self, node: Any) -> Any:
         """Resolve every intrinsic in ``node``; ``AWS::NoValue`` drops keys and items."""
         if isinstance(node, list):
@@ -288,8 +295,7 @@ class _Resolver:
             if key == "Fn::Sub":
                 return self.sub(value)
             if key == "Fn::If":
-                name, if_true, if_false = value
-                return self.resolve(if_true if self.condition(name) else if_false)
+                return self.resolve(self.select(node))
             if key == "Fn::Join":
                 separator, items = value
                 return separator.join(str(item) for item in self.resolve(items))
@@ -363,12 +369,8 @@ def _function_spec(
     if not isinstance(code_uri, str):
         raise TemplateError(f"{name}: only a local CodeUri directory can run locally")
     layer_dirs: list[Path] = []
-    for item in raw.get("Layers") or []:
-        layer = item
-        if isinstance(item, dict) and set(item) == {"Fn::If"}:
-            condition, if_true, if_false = item["Fn::If"]
-            layer = if_true if resolver.condition(condition) else if_false
-        layer_name = _referenced_name(layer)
+    for layer in raw.get("Layers") or []:
+        layer_name = _referenced_name(resolver.select(layer))
         resource = resolver.resources.get(layer_name or "")
         if resource is None:
             continue  # a published layer ARN: its code is not on this machine

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -69,6 +71,22 @@ def make_token(
     payload.update(claims)
     payload = {k: v for k, v in payload.items() if v is not None}
     return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+def run_with_layer(code: str, *argv: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter with only the switchboard library added to
+    its path (as on Lambda, without what this process has imported); asserts it exits
+    cleanly and returns its output's words."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "switchboard")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -201,3 +219,40 @@ CONTEXT = FakeLambdaContext()
 def lambda_context() -> Any:
     """A Lambda context as Powertools reads it."""
     return CONTEXT
+
+
+def connect(connection_id: str, user: str = "alice", **claims: Any) -> None:
+    """Open ``connection_id`` for ``user`` (token ``claims`` added) through the
+    ``$connect`` logic; asserts it is accepted."""
+    from switchboard import services
+    from switchboard.lifecycle import Handshake
+
+    result = services.connector().connect(
+        Handshake(
+            connection_id=connection_id,
+            connected_at_ms=CONNECTED_AT_MS,
+            headers={},
+            query={"token": make_token(user, **claims)},
+        )
+    )
+    assert result.status == 200
+
+
+def send_frame(connection_id: str, body: Any, ctx: Any = CONTEXT) -> None:
+    """Run one frame (a dict, or raw text) from ``connection_id`` through the ``$default``
+    handler; asserts it answers 200 (the reply goes through the Management API)."""
+    from functions.default import app
+
+    event = load_event("default_ping")
+    event["requestContext"]["connectionId"] = connection_id
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    assert app.lambda_handler(event, ctx) == {"statusCode": 200}
+
+
+def disconnect(connection_id: str, ctx: Any = CONTEXT) -> None:
+    """Run ``$disconnect`` for ``connection_id``."""
+    from functions.disconnect import app
+
+    event = load_event("disconnect")
+    event["requestContext"]["connectionId"] = connection_id
+    app.lambda_handler(event, ctx)

@@ -43,9 +43,10 @@ def call(
     gateway: GatewayProcess, method: str, path: str, body: Any, headers: dict[str, str]
 ) -> tuple[int, Any]:
     """An HTTP request to the gateway's backend API: the status and the JSON answer."""
-    http = gateway.url.replace("ws://", "http://")
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"{http}{path}", data=data, headers=headers, method=method)
+    req = urllib.request.Request(
+        f"{gateway.http_url}{path}", data=data, headers=headers, method=method
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
             return response.status, json.loads(response.read())

@@ -14,38 +14,22 @@ import pytest
 
 from functions.default import app
 from switchboard import services
-from switchboard.lifecycle import Handshake
 from switchboard.store import SubscriptionModel
 from tests.conftest import (
     CONNECTED_AT_MS,
     MANAGEMENT_ENDPOINT,
     ManagementApiFake,
+    connect,
     load_event,
     make_token,
+    send_frame,
 )
 
 ME = "Fz1xWfAGIAMCKsA="
 
 
-def connect_as(connection_id: str, user: str = "alice", **claims: Any) -> None:
-    result = services.connector().connect(
-        Handshake(
-            connection_id=connection_id,
-            connected_at_ms=CONNECTED_AT_MS,
-            headers={},
-            query={"token": make_token(user, **claims)},
-        )
-    )
-    assert result.status == 200
-
-
-def send(body: Any, *, connection_id: str = ME, ctx: Any = None) -> dict[str, Any]:
-    event = load_event("default_ping")
-    event["requestContext"]["connectionId"] = connection_id
-    event["body"] = body if isinstance(body, str) else json.dumps(body)
-    response: dict[str, Any] = app.lambda_handler(event, ctx)
-    assert response == {"statusCode": 200}
-    return response
+def send(body: Any, *, connection_id: str = ME, ctx: Any = None) -> None:
+    send_frame(connection_id, body, ctx)
 
 
 def last_reply(management: ManagementApiFake, connection_id: str = ME) -> dict[str, Any]:
@@ -54,7 +38,7 @@ def last_reply(management: ManagementApiFake, connection_id: str = ME) -> dict[s
 
 @pytest.fixture
 def me(management: ManagementApiFake) -> ManagementApiFake:
-    connect_as(ME, "alice", channels=["room:*", "news"])
+    connect(ME, "alice", channels=["room:*", "news"])
     return management
 
 
@@ -101,7 +85,7 @@ def test_publish_reaches_subscribers_with_growing_seq(
     me: ManagementApiFake, lambda_context: Any
 ) -> None:
     other = "Gx2yXgBHJBNDLtB="
-    connect_as(other, "bob")
+    connect(other, "bob")
     send({"action": "subscribe", "channel": "room:lobby"}, connection_id=other, ctx=lambda_context)
     send(
         {"action": "publish", "channel": "room:lobby", "data": {"n": 1}, "id": "p1"},

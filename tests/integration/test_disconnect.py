@@ -8,9 +8,11 @@ from typing import Any
 
 from functions.disconnect import app
 from switchboard import services
-from switchboard.lifecycle import Handshake
 from switchboard.store import ConnectionModel, SubscriptionModel
-from tests.conftest import CONNECTED_AT_MS, load_event, make_token
+from tests.conftest import (
+    connect,
+    load_event,
+)
 
 ME = "Fz1xWfAGIAMCKsA="
 
@@ -19,22 +21,8 @@ def test_disconnect_deletes_the_connection_and_every_subscription(
     aws: None, lambda_context: Any
 ) -> None:
     store = services.store()
-    services.connector().connect(
-        Handshake(
-            connection_id=ME,
-            connected_at_ms=CONNECTED_AT_MS,
-            headers={},
-            query={"token": make_token()},
-        )
-    )
-    services.connector().connect(
-        Handshake(
-            connection_id="OTHERxxxxxxxxx=",
-            connected_at_ms=CONNECTED_AT_MS,
-            headers={},
-            query={"token": make_token("bob")},
-        )
-    )
+    connect(ME)
+    connect("OTHERxxxxxxxxx=", "bob")
     me = store.get_connection(ME)
     other = store.get_connection("OTHERxxxxxxxxx=")
     assert me is not None
@@ -62,14 +50,7 @@ def test_disconnect_of_an_unknown_connection_is_harmless(aws: None, lambda_conte
 
 
 def test_the_disconnect_log_line_names_the_user_once(aws: None, lambda_context: Any) -> None:
-    services.connector().connect(
-        Handshake(
-            connection_id=ME,
-            connected_at_ms=CONNECTED_AT_MS,
-            headers={},
-            query={"token": make_token("dana")},
-        )
-    )
+    connect(ME, "dana")
     stream = io.StringIO()
     handler = app.logger.registered_handler
     previous = handler.setStream(stream)  # type: ignore[attr-defined]

@@ -9,11 +9,11 @@ from functions.connect import app as connect_app
 from functions.default import app as default_app
 from functions.disconnect import app as disconnect_app
 from switchboard import services
-from switchboard.lifecycle import Handshake
 from tests.conftest import (
     CONNECTED_AT_MS,
     MANAGEMENT_ENDPOINT,
     ManagementApiFake,
+    connect,
     load_event,
     make_token,
 )
@@ -33,14 +33,7 @@ def test_operation_counts_per_request_path(
     n_subscribers = 40
     for n in range(n_subscribers):
         connection_id = f"SUB{n:05d}xxxxxx="
-        services.connector().connect(
-            Handshake(
-                connection_id=connection_id,
-                connected_at_ms=CONNECTED_AT_MS,
-                headers={},
-                query={"token": make_token(f"u{n}")},
-            )
-        )
+        connect(connection_id, f"u{n}")
         record = services.store().get_connection(connection_id)
         assert record is not None
         services.store().subscribe(record, "room:big")

@@ -2,53 +2,30 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from functions.default import app
-from switchboard import services
-from switchboard.lifecycle import Handshake
 from switchboard.store import ConnectionModel, SubscriptionModel
-from tests.conftest import CONNECTED_AT_MS, ManagementApiFake, load_event, make_token
+from tests.conftest import ManagementApiFake, connect, send_frame
 
 PUBLISHER = "PUBLISHERxxxxxx="
-
-
-def _connect(connection_id: str, user: str) -> None:
-    result = services.connector().connect(
-        Handshake(
-            connection_id=connection_id,
-            connected_at_ms=CONNECTED_AT_MS,
-            headers={},
-            query={"token": make_token(user)},
-        )
-    )
-    assert result.status == 200
-
-
-def _frame(connection_id: str, body: dict[str, Any], ctx: Any) -> None:
-    event = load_event("default_publish")
-    event["requestContext"]["connectionId"] = connection_id
-    event["body"] = json.dumps(body)
-    assert app.lambda_handler(event, ctx) == {"statusCode": 200}
 
 
 def test_gone_are_pruned_throttled_retried_live_get_it_once(
     management: ManagementApiFake, lambda_context: Any
 ) -> None:
     subscribers = [f"SUBSCRIBER{n:04d}x=" for n in range(10)]
-    _connect(PUBLISHER, "pub")
+    connect(PUBLISHER, "pub")
     for n, connection_id in enumerate(subscribers):
-        _connect(connection_id, f"user{n}")
-        _frame(connection_id, {"action": "subscribe", "channel": "room:all"}, lambda_context)
+        connect(connection_id, f"user{n}")
+        send_frame(connection_id, {"action": "subscribe", "channel": "room:all"}, lambda_context)
         # a gone subscriber also has another subscription, which pruning must remove
-        _frame(connection_id, {"action": "subscribe", "channel": "room:other"}, lambda_context)
+        send_frame(connection_id, {"action": "subscribe", "channel": "room:other"}, lambda_context)
     gone, throttled = set(subscribers[:3]), set(subscribers[3:5])
     management.gone |= gone
     management.throttle_once |= throttled
     management.attempts.clear()
 
-    _frame(
+    send_frame(
         PUBLISHER,
         {"action": "publish", "channel": "room:all", "data": "hi", "id": "p"},
         lambda_context,

@@ -7,23 +7,19 @@ with Powertools' partial batch response.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from functions.default import app as default_app
 from functions.fanout_worker import app as worker_app
 from switchboard import queueing, services
-from switchboard.lifecycle import Handshake
 from switchboard.queueing import FanoutBatch
 from switchboard.store import SubscriptionModel
 from tests.conftest import (
-    CONNECTED_AT_MS,
     MANAGEMENT_ENDPOINT,
     ManagementApiFake,
-    load_event,
-    make_token,
+    connect,
+    send_frame,
 )
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/fanout"
@@ -46,25 +42,6 @@ def gateway(queue_env: str, management: ManagementApiFake) -> ManagementApiFake:
     """The Management API fake, with the fan-out queue created in moto."""
     services.sqs().create_queue(QueueName="fanout")
     return management
-
-
-def _connect(connection_id: str, user: str) -> None:
-    result = services.connector().connect(
-        Handshake(
-            connection_id=connection_id,
-            connected_at_ms=CONNECTED_AT_MS,
-            headers={},
-            query={"token": make_token(user)},
-        )
-    )
-    assert result.status == 200
-
-
-def _frame(connection_id: str, body: dict[str, Any], ctx: Any) -> None:
-    event = load_event("default_publish")
-    event["requestContext"]["connectionId"] = connection_id
-    event["body"] = json.dumps(body)
-    assert default_app.lambda_handler(event, ctx) == {"statusCode": 200}
 
 
 def _drain() -> list[dict[str, Any]]:
@@ -97,11 +74,13 @@ def _drain() -> list[dict[str, Any]]:
 
 
 def _publish_to_subscribers(gateway: ManagementApiFake, ctx: Any) -> dict[str, Any]:
-    _connect(PUBLISHER, "pub")
+    connect(PUBLISHER, "pub")
     for n, connection_id in enumerate(SUBSCRIBERS):
-        _connect(connection_id, f"user{n}")
-        _frame(connection_id, {"action": "subscribe", "channel": "room:big"}, ctx)
-    _frame(PUBLISHER, {"action": "publish", "channel": "room:big", "data": "hi", "id": "p"}, ctx)
+        connect(connection_id, f"user{n}")
+        send_frame(connection_id, {"action": "subscribe", "channel": "room:big"}, ctx)
+    send_frame(
+        PUBLISHER, {"action": "publish", "channel": "room:big", "data": "hi", "id": "p"}, ctx
+    )
     return gateway.replies(PUBLISHER)[-1]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,11 +21,17 @@ from functions.fanout_worker import app as worker_app
 from local_gateway.sqs import sqs_event
 from local_gateway.template import _read_yaml, queue_arn
 from switchboard import queueing, services
-from tests.conftest import CONTEXT, ManagementApiFake, make_token
-from tests.integration.test_recovery import connect, disconnect, send
+from tests.conftest import (
+    CONTEXT,
+    ROOT,
+    ManagementApiFake,
+    connect,
+    disconnect,
+    make_token,
+    send_frame,
+)
 from tests.integration.test_server_publish import call, history
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = _read_yaml(ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/fanout"
@@ -212,21 +217,21 @@ def test_every_call_of_every_function_is_granted(
             connect(cid, f"user{n}", jti=f"jti-{n}", presence={"n": n})
 
     with recorder.running("DefaultFunction"):
-        send(ids[0], {"action": "ping", "id": "p"})
+        send_frame(ids[0], {"action": "ping", "id": "p"})
         for cid in ids[:3]:
-            send(cid, {"action": "subscribe", "channel": room, "id": "s"})
-        send(ids[0], {"action": "publish", "channel": room, "data": 1, "id": "m1"})
-        send(ids[0], {"action": "publish", "channel": room, "data": 2, "id": "m2"})
-        send(ids[1], {"action": "unsubscribe", "channel": room, "id": "u"})
+            send_frame(cid, {"action": "subscribe", "channel": room, "id": "s"})
+        send_frame(ids[0], {"action": "publish", "channel": room, "data": 1, "id": "m1"})
+        send_frame(ids[0], {"action": "publish", "channel": room, "data": 2, "id": "m2"})
+        send_frame(ids[1], {"action": "unsubscribe", "channel": room, "id": "u"})
         # a recovery: replay, then the transaction that makes the subscription live
-        send(ids[1], {"action": "subscribe", "channel": room, "since": 1, "id": "r"})
-        send(ids[0], {"action": "presence", "channel": room, "id": "who"})
-        send(ids[0], {"action": "history", "channel": room, "limit": 10, "id": "h"})
+        send_frame(ids[1], {"action": "subscribe", "channel": room, "since": 1, "id": "r"})
+        send_frame(ids[0], {"action": "presence", "channel": room, "id": "who"})
+        send_frame(ids[0], {"action": "history", "channel": room, "limit": 10, "id": "h"})
         management.gone.add(ids[2])  # pruned during the next fan-out (with its presence)
-        send(ids[0], {"action": "publish", "channel": room, "data": 3, "id": "m3"})
+        send_frame(ids[0], {"action": "publish", "channel": room, "data": 3, "id": "m3"})
         for cid in ids:  # above the threshold: the fan-out goes to SQS
-            send(cid, {"action": "subscribe", "channel": big, "id": "b"})
-        send(ids[0], {"action": "publish", "channel": big, "data": "many", "id": "big"})
+            send_frame(cid, {"action": "subscribe", "channel": big, "id": "b"})
+        send_frame(ids[0], {"action": "publish", "channel": big, "data": "many", "id": "big"})
     assert management.replies(ids[1])[-1]["type"] != "error"
 
     # SQS itself invokes the worker (SAM grants its event source the polling actions)

@@ -6,8 +6,15 @@ import pytest
 
 from switchboard import services
 from switchboard.store import PresenceModel
-from tests.conftest import CONNECTED_AT_MS, MANAGEMENT_ENDPOINT, ManagementApiFake
-from tests.integration.test_recovery import connect, disconnect, frames, send
+from tests.conftest import (
+    CONNECTED_AT_MS,
+    MANAGEMENT_ENDPOINT,
+    ManagementApiFake,
+    connect,
+    disconnect,
+    send_frame,
+)
+from tests.integration.test_recovery import frames
 
 ROOM = "presence-room:1"
 A1, A2, B, C = "A1xxxxxxxxxxxx=", "A2xxxxxxxxxxxx=", "Bxxxxxxxxxxxxx=", "Cxxxxxxxxxxxxx="
@@ -24,13 +31,13 @@ def events(management: ManagementApiFake, connection_id: str) -> list[tuple[str,
 @pytest.fixture
 def room(management: ManagementApiFake) -> ManagementApiFake:
     connect(B, "bob", presence={"name": "Bob"})
-    send(B, {"action": "subscribe", "channel": ROOM})
+    send_frame(B, {"action": "subscribe", "channel": ROOM})
     return management
 
 
 def test_join_and_leave_seen_by_another_subscriber(room: ManagementApiFake) -> None:
     connect(A1, "alice", presence={"name": "Alice", "avatar": "a.png"})
-    send(A1, {"action": "subscribe", "channel": ROOM})
+    send_frame(A1, {"action": "subscribe", "channel": ROOM})
     join = next(f for f in frames(room, B) if f["type"] == "join" and f["user"] == "alice")
     assert join == {
         "type": "join",
@@ -38,19 +45,19 @@ def test_join_and_leave_seen_by_another_subscriber(room: ManagementApiFake) -> N
         "user": "alice",
         "data": {"name": "Alice", "avatar": "a.png"},
     }
-    send(A1, {"action": "unsubscribe", "channel": ROOM})
+    send_frame(A1, {"action": "unsubscribe", "channel": ROOM})
     assert events(room, B)[-1] == ("leave", "alice")
 
 
 def test_two_tabs_make_one_join_and_closing_one_no_leave(room: ManagementApiFake) -> None:
     connect(A1, "alice")
     connect(A2, "alice")
-    send(A1, {"action": "subscribe", "channel": ROOM})
-    send(A2, {"action": "subscribe", "channel": ROOM})
+    send_frame(A1, {"action": "subscribe", "channel": ROOM})
+    send_frame(A2, {"action": "subscribe", "channel": ROOM})
     assert events(room, B).count(("join", "alice")) == 1
     disconnect(A1)
     assert ("leave", "alice") not in events(room, B)
-    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     members = {m["user"]: m for m in frames(room, B)[-1]["members"]}
     assert members["alice"]["connections"] == 1
     disconnect(A2)
@@ -62,8 +69,8 @@ def test_two_tabs_make_one_join_and_closing_one_no_leave(room: ManagementApiFake
 
 def test_member_list_with_data(room: ManagementApiFake) -> None:
     connect(A1, "alice", presence={"name": "Alice"})
-    send(A1, {"action": "subscribe", "channel": ROOM})
-    send(A1, {"action": "presence", "channel": ROOM, "id": "m"})
+    send_frame(A1, {"action": "subscribe", "channel": ROOM})
+    send_frame(A1, {"action": "presence", "channel": ROOM, "id": "m"})
     reply = frames(room, A1)[-1]
     assert reply["type"] == "ack"
     assert reply["id"] == "m"
@@ -76,13 +83,13 @@ def test_member_list_with_data(room: ManagementApiFake) -> None:
 def test_a_pruned_connection_leaves_the_member_list(room: ManagementApiFake) -> None:
     connect(A1, "alice")
     connect(C, "carol")
-    send(A1, {"action": "subscribe", "channel": ROOM})
-    send(C, {"action": "subscribe", "channel": ROOM})
+    send_frame(A1, {"action": "subscribe", "channel": ROOM})
+    send_frame(C, {"action": "subscribe", "channel": ROOM})
     room.gone.add(C)  # carol's socket died without a $disconnect
-    send(B, {"action": "publish", "channel": ROOM, "data": "hello"})
+    send_frame(B, {"action": "publish", "channel": ROOM, "data": "hello"})
     assert frames(room, B)[-1]["pruned"] == 1
     assert ("leave", "carol") in events(room, A1)
-    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     assert sorted(m["user"] for m in frames(room, B)[-1]["members"]) == ["alice", "bob"]
 
 
@@ -92,7 +99,7 @@ def test_expired_members_do_not_linger(
     realtime = services.realtime(MANAGEMENT_ENDPOINT)
     later = realtime.clock() + 10 * 3600  # past every connection's two-hour TTL
     monkeypatch.setattr(realtime, "clock", lambda: later)
-    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     assert frames(room, B)[-1]["members"] == []
 
 
@@ -101,15 +108,15 @@ def test_member_list_is_capped(room: ManagementApiFake, monkeypatch: pytest.Monk
     monkeypatch.setattr(realtime, "settings", services.settings().__class__(presence_max_members=2))
     for n, cid in enumerate(["P1xxxxxxxxxxxx=", "P2xxxxxxxxxxxx="]):
         connect(cid, f"user{n}")
-        send(cid, {"action": "subscribe", "channel": ROOM})
-    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+        send_frame(cid, {"action": "subscribe", "channel": ROOM})
+    send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     reply = frames(room, B)[-1]
     assert reply["code"] == "payload_too_large"
     assert "more than 2 members" in reply["message"]
 
 
 def test_presence_on_a_plain_channel_is_a_bad_request(room: ManagementApiFake) -> None:
-    send(B, {"action": "presence", "channel": "room:plain", "id": "m"})
+    send_frame(B, {"action": "presence", "channel": "room:plain", "id": "m"})
     assert frames(room, B)[-1]["code"] == "bad_request"
 
 
@@ -135,12 +142,12 @@ def test_expired_entries_neither_shorten_the_list_nor_hide_the_cap(
     for n in range(3):  # expired, not yet deleted by DynamoDB's TTL; they sort first
         PresenceModel(ROOM, f"a-expired-{n}", connections={"Xx="}, ttl=1).save()
     connect(A1, "alice")
-    send(A1, {"action": "subscribe", "channel": ROOM})
+    send_frame(A1, {"action": "subscribe", "channel": ROOM})
     realtime = services.realtime(MANAGEMENT_ENDPOINT)
     settings = services.settings().__class__
     monkeypatch.setattr(realtime, "settings", settings(presence_max_members=2))
-    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     assert sorted(m["user"] for m in frames(room, B)[-1]["members"]) == ["alice", "bob"]
     monkeypatch.setattr(realtime, "settings", settings(presence_max_members=1))
-    send(B, {"action": "presence", "channel": ROOM, "id": "m"})
+    send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     assert frames(room, B)[-1]["code"] == "payload_too_large"

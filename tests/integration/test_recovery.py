@@ -7,45 +7,16 @@ from typing import Any
 
 import pytest
 
-from functions.default import app
-from functions.disconnect import app as disconnect_app
 from switchboard import services
-from switchboard.lifecycle import Handshake
 from tests.conftest import (
-    CONNECTED_AT_MS,
-    CONTEXT,
     MANAGEMENT_ENDPOINT,
     ManagementApiFake,
-    load_event,
-    make_token,
+    connect,
+    disconnect,
+    send_frame,
 )
 
 ALICE_1, ALICE_2, BOB = "ALICExxxxxxxxx1=", "ALICExxxxxxxxx2=", "BOBxxxxxxxxxxxx="
-
-
-def connect(connection_id: str, user: str, **claims: Any) -> None:
-    result = services.connector().connect(
-        Handshake(
-            connection_id=connection_id,
-            connected_at_ms=CONNECTED_AT_MS,
-            headers={},
-            query={"token": make_token(user, **claims)},
-        )
-    )
-    assert result.status == 200
-
-
-def send(connection_id: str, body: dict[str, Any], ctx: Any = CONTEXT) -> None:
-    event = load_event("default_ping")
-    event["requestContext"]["connectionId"] = connection_id
-    event["body"] = json.dumps(body)
-    assert app.lambda_handler(event, ctx) == {"statusCode": 200}
-
-
-def disconnect(connection_id: str, ctx: Any = CONTEXT) -> None:
-    event = load_event("disconnect")
-    event["requestContext"]["connectionId"] = connection_id
-    disconnect_app.lambda_handler(event, ctx)
 
 
 def frames(management: ManagementApiFake, connection_id: str) -> list[dict[str, Any]]:
@@ -64,15 +35,15 @@ def two(management: ManagementApiFake) -> ManagementApiFake:
 
 
 def test_five_missed_messages_replayed_in_order_then_live(two: ManagementApiFake) -> None:
-    send(ALICE_1, {"action": "subscribe", "channel": "room:a"})
-    send(BOB, {"action": "publish", "channel": "room:a", "data": "before"})
+    send_frame(ALICE_1, {"action": "subscribe", "channel": "room:a"})
+    send_frame(BOB, {"action": "publish", "channel": "room:a", "data": "before"})
     last = messages(two, ALICE_1)[-1]
     epoch = frames(two, BOB)[-1]["epoch"]
     disconnect(ALICE_1)
     for n in range(5):
-        send(BOB, {"action": "publish", "channel": "room:a", "data": f"missed {n}"})
+        send_frame(BOB, {"action": "publish", "channel": "room:a", "data": f"missed {n}"})
     connect(ALICE_2, "alice")
-    send(
+    send_frame(
         ALICE_2,
         {
             "action": "subscribe",
@@ -82,7 +53,7 @@ def test_five_missed_messages_replayed_in_order_then_live(two: ManagementApiFake
             "id": "r",
         },
     )
-    send(BOB, {"action": "publish", "channel": "room:a", "data": "live"})
+    send_frame(BOB, {"action": "publish", "channel": "room:a", "data": "live"})
 
     got = frames(two, ALICE_2)
     assert [f["type"] for f in got] == ["message"] * 5 + ["ack", "message"]
@@ -106,7 +77,7 @@ def test_publishes_racing_the_replay_are_neither_lost_nor_doubled(
 ) -> None:
     realtime = services.realtime(MANAGEMENT_ENDPOINT)
     for n in range(5):
-        send(BOB, {"action": "publish", "channel": "room:race", "data": n})
+        send_frame(BOB, {"action": "publish", "channel": "room:race", "data": n})
     connect(ALICE_2, "alice")
     original_send = realtime.send
     racing = {"left": 3}
@@ -115,17 +86,17 @@ def test_publishes_racing_the_replay_are_neither_lost_nor_doubled(
         original_send(connection_id, data)
         if connection_id == ALICE_2 and racing["left"]:
             racing["left"] -= 1  # another publisher gets in while the replay runs
-            send(
+            send_frame(
                 BOB, {"action": "publish", "channel": "room:race", "data": f"race {racing['left']}"}
             )
 
     realtime.send = send_and_race
     try:
-        send(ALICE_2, {"action": "subscribe", "channel": "room:race", "since": 2, "id": "r"})
+        send_frame(ALICE_2, {"action": "subscribe", "channel": "room:race", "since": 2, "id": "r"})
     finally:
         realtime.send = original_send
     for n in range(2):
-        send(BOB, {"action": "publish", "channel": "room:race", "data": f"after {n}"})
+        send_frame(BOB, {"action": "publish", "channel": "room:race", "data": f"after {n}"})
 
     seqs = [m["seq"] for m in messages(two, ALICE_2)]
     assert seqs == list(range(3, 11))  # 3..5 missed, 6..8 raced, 9..10 after: each once
@@ -138,23 +109,25 @@ def test_since_older_than_the_retention_is_not_recovered(
 ) -> None:
     realtime = services.realtime(MANAGEMENT_ENDPOINT)
     for n in range(3):
-        send(BOB, {"action": "publish", "channel": "room:old", "data": n})
+        send_frame(BOB, {"action": "publish", "channel": "room:old", "data": n})
     day_later = realtime.clock() + services.settings().history_retention_seconds + 1
     monkeypatch.setattr(realtime, "clock", lambda: day_later)
     connect(ALICE_2, "alice")
-    send(ALICE_2, {"action": "subscribe", "channel": "room:old", "since": 1, "id": "r"})
+    send_frame(ALICE_2, {"action": "subscribe", "channel": "room:old", "since": 1, "id": "r"})
     assert messages(two, ALICE_2) == []
     ack = frames(two, ALICE_2)[-1]
     assert (ack["recovered"], ack["seq"]) == (False, 3)
     # the subscription is live all the same
-    send(BOB, {"action": "publish", "channel": "room:old", "data": "new"})
+    send_frame(BOB, {"action": "publish", "channel": "room:old", "data": "new"})
     assert [m["seq"] for m in messages(two, ALICE_2)] == [4]
 
 
 def test_a_stale_epoch_is_not_recovered(two: ManagementApiFake) -> None:
-    send(BOB, {"action": "publish", "channel": "room:e", "data": 1})
-    send(BOB, {"action": "publish", "channel": "room:e", "data": 2})
-    send(ALICE_1, {"action": "subscribe", "channel": "room:e", "since": 1, "epoch": "old-epoch"})
+    send_frame(BOB, {"action": "publish", "channel": "room:e", "data": 1})
+    send_frame(BOB, {"action": "publish", "channel": "room:e", "data": 2})
+    send_frame(
+        ALICE_1, {"action": "subscribe", "channel": "room:e", "since": 1, "epoch": "old-epoch"}
+    )
     assert messages(two, ALICE_1) == []
     assert frames(two, ALICE_1)[-1]["recovered"] is False
 
@@ -165,19 +138,19 @@ def test_beyond_the_count_cap_is_not_recovered_and_never_partial(
     realtime = services.realtime(MANAGEMENT_ENDPOINT)
     monkeypatch.setattr(realtime, "settings", services.settings().__class__(history_size=3))
     for n in range(6):
-        send(BOB, {"action": "publish", "channel": "room:cap", "data": n})
-    send(ALICE_1, {"action": "subscribe", "channel": "room:cap", "since": 1, "id": "r"})
+        send_frame(BOB, {"action": "publish", "channel": "room:cap", "data": n})
+    send_frame(ALICE_1, {"action": "subscribe", "channel": "room:cap", "since": 1, "id": "r"})
     assert messages(two, ALICE_1) == []  # 2 and 3 were evicted: nothing, not 4..6
     assert frames(two, ALICE_1)[-1]["recovered"] is False
-    send(ALICE_1, {"action": "subscribe", "channel": "room:cap", "since": 3, "id": "r2"})
+    send_frame(ALICE_1, {"action": "subscribe", "channel": "room:cap", "since": 3, "id": "r2"})
     assert [m["seq"] for m in messages(two, ALICE_1)] == [4, 5, 6]
     assert frames(two, ALICE_1)[-1]["recovered"] is True
 
 
 def test_a_replay_over_128_kb_arrives_whole(two: ManagementApiFake) -> None:
     for n in range(5):
-        send(BOB, {"action": "publish", "channel": "room:big", "data": f"{n}" * 60_000})
-    send(ALICE_1, {"action": "subscribe", "channel": "room:big", "since": 0, "id": "r"})
+        send_frame(BOB, {"action": "publish", "channel": "room:big", "data": f"{n}" * 60_000})
+    send_frame(ALICE_1, {"action": "subscribe", "channel": "room:big", "since": 0, "id": "r"})
     replayed = messages(two, ALICE_1)
     assert [m["seq"] for m in replayed] == [1, 2, 3, 4, 5]
     assert all(m["data"] == f"{n}" * 60_000 for n, m in enumerate(replayed))
@@ -187,30 +160,34 @@ def test_a_replay_over_128_kb_arrives_whole(two: ManagementApiFake) -> None:
 
 def test_history_pages_back_and_limit_zero_gives_the_position(two: ManagementApiFake) -> None:
     for n in range(7):
-        send(BOB, {"action": "publish", "channel": "room:h", "data": n})
-    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 0, "id": "pos"})
+        send_frame(BOB, {"action": "publish", "channel": "room:h", "data": n})
+    send_frame(ALICE_1, {"action": "history", "channel": "room:h", "limit": 0, "id": "pos"})
     position = frames(two, ALICE_1)[-1]
     assert (position["seq"], position["messages"], position["next"]) == (7, [], None)
     assert position["epoch"]
-    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "id": "p1"})
+    send_frame(ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "id": "p1"})
     page = frames(two, ALICE_1)[-1]
     assert [m["seq"] for m in page["messages"]] == [5, 6, 7]
     assert page["next"] == 5
-    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "before": 5, "id": "p2"})
+    send_frame(
+        ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "before": 5, "id": "p2"}
+    )
     page = frames(two, ALICE_1)[-1]
     assert [m["data"] for m in page["messages"]] == [1, 2, 3]
-    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "before": 2, "id": "p3"})
+    send_frame(
+        ALICE_1, {"action": "history", "channel": "room:h", "limit": 3, "before": 2, "id": "p3"}
+    )
     page = frames(two, ALICE_1)[-1]
     assert ([m["seq"] for m in page["messages"]], page["next"]) == ([1], None)
-    send(ALICE_1, {"action": "history", "channel": "room:h", "limit": 101, "id": "bad"})
+    send_frame(ALICE_1, {"action": "history", "channel": "room:h", "limit": 101, "id": "bad"})
     assert frames(two, ALICE_1)[-1]["code"] == "bad_request"
 
 
 def test_dynamodb_operations_of_a_resume(two: ManagementApiFake, ddb_calls: list[str]) -> None:
     for n in range(5):
-        send(BOB, {"action": "publish", "channel": "room:ops", "data": n})
+        send_frame(BOB, {"action": "publish", "channel": "room:ops", "data": n})
     ddb_calls.clear()
-    send(ALICE_1, {"action": "subscribe", "channel": "room:ops", "since": 2})
+    send_frame(ALICE_1, {"action": "subscribe", "channel": "room:ops", "since": 2})
     # connection, position, the missed messages, pending subscription, go live (transaction)
     assert ddb_calls == ["GetItem", "GetItem", "Query", "PutItem", "TransactWriteItems"]
     assert [m["seq"] for m in messages(two, ALICE_1)] == [3, 4, 5]
@@ -219,19 +196,19 @@ def test_dynamodb_operations_of_a_resume(two: ManagementApiFake, ddb_calls: list
 def test_messages_carry_the_epoch_a_subscriber_of_an_empty_channel_lacks(
     two: ManagementApiFake,
 ) -> None:
-    send(ALICE_1, {"action": "subscribe", "channel": "room:new", "id": "s"})
+    send_frame(ALICE_1, {"action": "subscribe", "channel": "room:new", "id": "s"})
     ack = frames(two, ALICE_1)[-1]
     assert (ack["epoch"], ack["seq"]) == (None, 0)  # no message yet: no epoch yet
-    send(BOB, {"action": "publish", "channel": "room:new", "data": 1, "id": "p"})
+    send_frame(BOB, {"action": "publish", "channel": "room:new", "data": 1, "id": "p"})
     epoch = frames(two, BOB)[-1]["epoch"]
     assert isinstance(epoch, str)
     [message] = messages(two, ALICE_1)
     assert (message["seq"], message["epoch"]) == (1, epoch)
     # the replayed copy of a kept message is the frame that went out live, epoch included
     disconnect(ALICE_1)
-    send(BOB, {"action": "publish", "channel": "room:new", "data": 2})
+    send_frame(BOB, {"action": "publish", "channel": "room:new", "data": 2})
     connect(ALICE_2, "alice")
-    send(ALICE_2, {"action": "subscribe", "channel": "room:new", "since": 1, "epoch": epoch})
+    send_frame(ALICE_2, {"action": "subscribe", "channel": "room:new", "since": 1, "epoch": epoch})
     [replayed] = messages(two, ALICE_2)
     assert (replayed["seq"], replayed["epoch"], replayed["data"]) == (2, epoch, 2)
     assert frames(two, ALICE_2)[-1]["recovered"] is True
@@ -239,10 +216,10 @@ def test_messages_carry_the_epoch_a_subscriber_of_an_empty_channel_lacks(
 
 def test_a_throttled_replay_is_retried_in_order(two: ManagementApiFake) -> None:
     for n in range(3):
-        send(BOB, {"action": "publish", "channel": "room:t", "data": n})
+        send_frame(BOB, {"action": "publish", "channel": "room:t", "data": n})
     connect(ALICE_2, "alice")
     two.throttle_once.add(ALICE_2)  # the first replayed frame gets a 429
-    send(ALICE_2, {"action": "subscribe", "channel": "room:t", "since": 0, "id": "r"})
+    send_frame(ALICE_2, {"action": "subscribe", "channel": "room:t", "since": 0, "id": "r"})
     assert [m["seq"] for m in messages(two, ALICE_2)] == [1, 2, 3]
     assert frames(two, ALICE_2)[-1]["recovered"] is True
     assert two.attempts[ALICE_2] == 5  # 429, then three frames and the ack
@@ -252,13 +229,13 @@ def test_a_replay_that_cannot_be_sent_leaves_no_subscription(two: ManagementApiF
     from switchboard.store import SubscriptionModel
 
     for n in range(3):
-        send(BOB, {"action": "publish", "channel": "room:f", "data": n})
+        send_frame(BOB, {"action": "publish", "channel": "room:f", "data": n})
     connect(ALICE_2, "alice")
     two.always_fail.add(ALICE_2)  # every post answers 500
-    send(ALICE_2, {"action": "subscribe", "channel": "room:f", "since": 0, "id": "r"})
+    send_frame(ALICE_2, {"action": "subscribe", "channel": "room:f", "since": 0, "id": "r"})
     assert SubscriptionModel.count("room:f") == 0  # not left pending forever
     two.always_fail.clear()
-    send(BOB, {"action": "publish", "channel": "room:f", "data": "later"})
+    send_frame(BOB, {"action": "publish", "channel": "room:f", "data": "later"})
     assert messages(two, ALICE_2) == []
 
 
@@ -268,7 +245,7 @@ def test_going_live_never_recreates_a_subscription_deleted_meanwhile(
     from switchboard.store import SubscriptionModel
 
     store = services.store()
-    send(BOB, {"action": "publish", "channel": "room:g", "data": 1})
+    send_frame(BOB, {"action": "publish", "channel": "room:g", "data": 1})
     record = store.get_connection(BOB)
     assert record is not None
     for check in (True, False):

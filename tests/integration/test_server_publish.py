@@ -10,8 +10,8 @@ import pytest
 
 from functions.publish import app
 from switchboard.publishing import publish
-from tests.conftest import CONTEXT, ManagementApiFake, load_event, make_token
-from tests.integration.test_recovery import connect, frames, messages, send
+from tests.conftest import CONTEXT, ManagementApiFake, connect, load_event, make_token, send_frame
+from tests.integration.test_recovery import frames, messages
 
 ALICE, ALICE_2, BOB = "ALICExxxxxxxxx1=", "ALICExxxxxxxxx2=", "BOBxxxxxxxxxxxx="
 
@@ -43,8 +43,8 @@ SERVER = make_token("backend", ttl=3600, scope="publish")  # outlives the test r
 def subscribers(management: ManagementApiFake) -> ManagementApiFake:
     connect(ALICE, "alice")
     connect(BOB, "bob")
-    send(ALICE, {"action": "subscribe", "channel": "room:lobby"})
-    send(BOB, {"action": "subscribe", "channel": "room:lobby"})
+    send_frame(ALICE, {"action": "subscribe", "channel": "room:lobby"})
+    send_frame(BOB, {"action": "subscribe", "channel": "room:lobby"})
     return management
 
 
@@ -107,7 +107,7 @@ def test_credentials(
 
 
 def test_same_data_to_many_channels_and_batches(subscribers: ManagementApiFake) -> None:
-    send(ALICE, {"action": "subscribe", "channel": "room:other"})
+    send_frame(ALICE, {"action": "subscribe", "channel": "room:other"})
     status, body = call({"channels": ["room:lobby", "room:other"], "data": "both"}, token=SERVER)
     assert status == 200
     assert [(r["channel"], r["seq"]) for r in body["results"]] == [

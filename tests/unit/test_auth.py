@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -22,7 +18,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from switchboard.auth import TokenVerifier, VerifierSource, check_origin, find_token
 from switchboard.config import Settings
 from switchboard.errors import ConfigurationError, ForbiddenOriginError, UnauthorizedError
-from tests.conftest import SECRET, make_token
+from tests.conftest import SECRET, make_token, run_with_layer
 
 
 def test_token_from_the_query() -> None:
@@ -112,7 +108,6 @@ def _verifier(url: str) -> TokenVerifier:
     return VerifierSource(Settings(jwks_url=url, token_audience="api"), lambda _s: None).get()
 
 
-LAYER = Path(__file__).resolve().parents[2] / "layers" / "switchboard"
 # Run in a fresh interpreter where `import cryptography` fails, as on a deployment
 # without the crypto layer.
 WITHOUT_CRYPTOGRAPHY = """
@@ -126,16 +121,8 @@ print(identity.user_id, sys.modules["cryptography"] is None)
 
 def test_hs256_tokens_verify_without_cryptography() -> None:
     """The default layer has no `cryptography`: HS256 verification must not need it."""
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_CRYPTOGRAPHY, SECRET, make_token("carol")],
-        env={**os.environ, "PYTHONPATH": str(LAYER)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["carol", "True"]
+    output = run_with_layer(WITHOUT_CRYPTOGRAPHY, SECRET, make_token("carol"))
+    assert output == ["carol", "True"]
 
 
 def test_a_jwks_url_without_cryptography_is_a_clear_configuration_error(

@@ -26,6 +26,7 @@ from switchboard.delivery import CachedKeySigV4Auth, DeliveryEngine, engine_for
 from switchboard.errors import ConnectionGoneError, DeliveryError
 from switchboard.fanout import Fanout
 from switchboard.sender import Sender
+from tests.conftest import run_with_layer
 from tests.management_server import ManagementServer, ManagementState
 
 FRAME = b'{"type":"message","channel":"room","data":"hi","seq":1}'
@@ -519,18 +520,4 @@ print("h11" in sys.modules, "switchboard.multiplex" in sys.modules)
 
 def test_the_fanout_multiplexer_is_loaded_at_the_first_fanout_only() -> None:
     """A request that only answers its own connection never imports h11 (cold start)."""
-    import os
-    import subprocess
-    import sys
-
-    layer = Path(__file__).resolve().parents[2] / "layers" / "switchboard"
-    result = subprocess.run(
-        [sys.executable, "-c", LAZY_MULTIPLEXER],
-        env={**os.environ, "PYTHONPATH": str(layer)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "False"]
+    assert run_with_layer(LAZY_MULTIPLEXER) == ["False", "False"]

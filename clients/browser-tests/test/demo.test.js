@@ -19,10 +19,10 @@ const run = Date.now().toString(36);
 const channelFor = (name) => `room:${name}-${run}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves once `condition()` holds (checked every 20 ms); fails after `timeoutMs`. */
+/** Resolves once `condition()` (or the promise it returns) holds, checked every 20 ms; fails after `timeoutMs`. */
 async function until(condition, what, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
@@ -433,13 +433,10 @@ browserTest(
     await alice2.close();
     const remaining = async () =>
       alice.evaluate((name) => window.demo.client.presence(name).then((list) => list.map((m) => [m.user, m.connections])), channel);
-    const deadline = Date.now() + 10_000;
-    let list = await remaining();
-    while (JSON.stringify(list) !== JSON.stringify([["alice", 1]])) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for alice's second tab to go: ${JSON.stringify(list)}`);
-      await sleep(100);
-      list = await remaining();
-    }
+    await until(
+      async () => JSON.stringify(await remaining()) === JSON.stringify([["alice", 1]]),
+      "alice's second tab to leave the member list",
+    );
     assert.deepEqual(await members(alice), [["alice", 1]]);
     assert.deepEqual(
       (await alice.evaluate(() => window.demo.presence.filter((e) => e.type === "leave"))).map((e) => e.user),

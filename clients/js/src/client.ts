@@ -19,6 +19,7 @@ import {
 } from "./errors.js";
 import { resolvePlatform, type Platform, type SocketLike } from "./platform.js";
 import {
+  epochOf,
   isValidChannel,
   parseServerFrame,
   type Ack,
@@ -191,9 +192,8 @@ interface Waiter {
 interface Channel {
   readonly name: string;
   readonly cursor: ChannelCursor;
-  readonly handlers: Set<MessageHandler>;
-  /** Presence listeners, by the handler they were subscribed with. */
-  readonly presence: Map<MessageHandler, PresenceListener>;
+  /** Message handlers, each with the presence listener it was subscribed with (if any). */
+  readonly handlers: Map<MessageHandler, PresenceListener | undefined>;
   /** The last presence event per user and the socket it came on (to drop an overlap's copies). */
   readonly presenceSeen: Map<string, { signature: string; serial: number }>;
   /** subscribe() calls waiting for the server's first ack. */
@@ -366,23 +366,16 @@ export class SwitchboardClient {
       entry = {
         name: channel,
         cursor: new ChannelCursor(),
-        handlers: new Set(),
-        presence: new Map(),
+        handlers: new Map(),
         presenceSeen: new Map(),
         waiters: [],
         confirmed: false,
         inFlight: null,
       };
-      if (since !== undefined) {
-        // A position read elsewhere (e.g. while rendering on the server): resume from it.
-        entry.cursor.seq = since;
-        if (typeof epoch === "string" && epoch !== "") entry.cursor.epoch = epoch;
-      }
+      if (since !== undefined) entry.cursor.resumeFrom(since, epoch);
       this.channels.set(channel, entry);
     }
-    entry.handlers.add(handler);
-    if (onPresence) entry.presence.set(handler, onPresence);
-    else entry.presence.delete(handler);
+    entry.handlers.set(handler, onPresence);
     const known = entry;
     if (known.confirmed && this.isOpen()) return Promise.resolve(this.subscription(known, handler));
     return new Promise<Subscription>((resolve, reject) => {
@@ -401,13 +394,8 @@ export class SwitchboardClient {
   unsubscribe(channel: string, onMessage?: MessageHandler): Promise<void> {
     const entry = this.channels.get(channel);
     if (!entry) return Promise.resolve();
-    if (onMessage) {
-      entry.handlers.delete(onMessage as MessageHandler);
-      entry.presence.delete(onMessage as MessageHandler);
-    } else {
-      entry.handlers.clear();
-      entry.presence.clear();
-    }
+    if (onMessage) entry.handlers.delete(onMessage as MessageHandler);
+    else entry.handlers.clear();
     if (entry.handlers.size > 0) return Promise.resolve();
     this.channels.delete(channel);
     const error = new SwitchboardError("unsubscribed", `unsubscribed from ${channel}`);
@@ -968,7 +956,6 @@ export class SwitchboardClient {
     const waiters = channel.waiters.splice(0);
     for (const waiter of waiters) {
       channel.handlers.delete(waiter.handler);
-      channel.presence.delete(waiter.handler);
       waiter.reject(failure);
     }
     if (error instanceof ServerError || channel.handlers.size === 0) {
@@ -997,7 +984,7 @@ export class SwitchboardClient {
 
   private deliver(channel: Channel, messages: Message[]): void {
     for (const message of messages) {
-      for (const handler of [...channel.handlers]) this.call(handler, message);
+      for (const handler of [...channel.handlers.keys()]) this.call(handler, message);
       this.emit("message", message);
     }
   }
@@ -1061,7 +1048,7 @@ export class SwitchboardClient {
       frame.type === "join"
         ? { type: "join", channel: frame.channel, user: frame.user, ...(frame.data !== undefined && { data: frame.data }) }
         : { type: "leave", channel: frame.channel, user: frame.user };
-    for (const listener of [...channel.presence.values()]) this.call(listener, event);
+    for (const listener of [...channel.handlers.values()]) if (listener) this.call(listener, event);
     if (event.type === "join") this.emit("join", event);
     else this.emit("leave", event);
   }
@@ -1144,7 +1131,7 @@ function parseHistoryPage<T>(channel: string, ack: Ack): HistoryPage<T> {
   }
   return {
     channel,
-    epoch: typeof ack.epoch === "string" && ack.epoch !== "" ? ack.epoch : null,
+    epoch: epochOf(ack.epoch) ?? null,
     seq: typeof ack.seq === "number" ? ack.seq : 0,
     messages,
     next: typeof ack.next === "number" ? ack.next : null,

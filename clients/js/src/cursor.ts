@@ -3,7 +3,7 @@
  * `epoch` (DESIGN.md, "Recovery"). Pure logic, no I/O: it decides which messages to deliver,
  * which are duplicates, when a gap calls for a recovery and when the history was reset.
  */
-import type { Ack, Message } from "./protocol.js";
+import { type Ack, epochOf, type Message } from "./protocol.js";
 
 /** What to do after a message or a subscribe ack. */
 export interface CursorUpdate {
@@ -41,9 +41,16 @@ export class ChannelCursor {
     return this.epoch === undefined ? { since: this.seq } : { since: this.seq, epoch: this.epoch };
   }
 
+  /** Start from a position read elsewhere (e.g. while rendering on the server). */
+  resumeFrom(since: number, epoch?: unknown): void {
+    this.seq = since;
+    const known = epochOf(epoch);
+    if (known !== undefined) this.epoch = known;
+  }
+
   /** Take in a live or replayed message. */
   receive(message: Message): CursorUpdate {
-    const epoch = typeof message.epoch === "string" && message.epoch !== "" ? message.epoch : undefined;
+    const epoch = epochOf(message.epoch);
     if (epoch !== undefined && this.epoch !== undefined && epoch !== this.epoch) {
       // The channel's history was reset while we listened: its seq started over, so this is
       // not a duplicate. Follow the new epoch from here and let the application reload.

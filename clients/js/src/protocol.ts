@@ -87,6 +87,11 @@ export interface Member<T = unknown> {
   connections: number;
 }
 
+/** An epoch as the server sends it: a non-empty string, anything else is no epoch. */
+export function epochOf(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
 export type ServerFrame = Message | Ack | ErrorFrame | Pong | JoinFrame | LeaveFrame | DirectFrame;
 
 /** Parse a text frame from the server; `null` for anything that is not a frame we know. */

@@ -11,7 +11,7 @@ import {
   type ChannelMessage,
   type TokenResponse,
 } from "../src/index.js";
-import { connected, flush, harness, retry, subscribed, type FakeSocket, type Harness } from "./fakes.js";
+import { connected, flush, harness, reopened, retry, subscribed, type FakeSocket, type Harness } from "./fakes.js";
 
 const tokenResponse = (status: number, body: unknown = {}): TokenResponse => ({
   status,
@@ -299,9 +299,7 @@ describe("publish queue", () => {
     await subscribed(socket, () => h.client.subscribe("room", () => {}), { epoch: "e", seq: 0 });
     socket.drop();
     const publish = h.client.publish("room", "while away");
-    await retry(h);
-    socket = h.socket();
-    socket.accept();
+    socket = await reopened(h);
     assert.deepEqual(socket.sent.map((f) => f.action), ["ping", "subscribe", "publish"]);
     socket.ack(socket.last("publish"), { seq: 1 });
     assert.equal((await publish).seq, 1);
@@ -349,9 +347,7 @@ describe("subscriptions and recovery", () => {
     await subscribed(socket, () => h.client.subscribe("b", handler), { epoch: "eb", seq: 0 });
     socket.message("a", 11);
     socket.drop(1001);
-    await retry(h);
-    socket = h.socket();
-    socket.accept();
+    socket = await reopened(h);
     const resubscribes = socket.frames("subscribe").map(({ channel, since, epoch }) => ({ channel, since, epoch }));
     assert.deepEqual(resubscribes, [
       { channel: "a", since: 11, epoch: "ea" },
@@ -375,9 +371,7 @@ describe("subscriptions and recovery", () => {
     const got: number[] = [];
     await subscribed(socket, () => h.client.subscribe("room", (m) => got.push(m.seq)), { epoch: "e1", seq: 3 });
     socket.drop();
-    await retry(h);
-    socket = h.socket();
-    socket.accept();
+    socket = await reopened(h);
     socket.ack(socket.last("subscribe"), { epoch: "e2", seq: 50, recovered: false });
     await flush();
     assert.deepEqual(resets, [{ channel: "room", epoch: "e2", seq: 50 }]);
@@ -445,9 +439,7 @@ describe("subscriptions and recovery", () => {
     h.client.on("error", ({ error, channel }) => errors.push([error.code, channel]));
     await subscribed(socket, () => h.client.subscribe("room", () => {}), { epoch: "e", seq: 0 });
     socket.drop();
-    await retry(h);
-    socket = h.socket();
-    socket.accept();
+    socket = await reopened(h);
     socket.receive({ type: "error", id: socket.last("subscribe").id, code: "forbidden", message: "no" });
     await flush();
     assert.deepEqual(errors, [["forbidden", "room"]]);

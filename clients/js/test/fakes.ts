@@ -260,3 +260,11 @@ export async function retry(h: Harness): Promise<void> {
   assert.notEqual(delay, undefined, "a reconnect should be scheduled");
   await h.clock.advance(delay!);
 }
+
+/** Let the scheduled reconnect fire and accept its socket (the server answers the upgrade). */
+export async function reopened(h: Harness): Promise<FakeSocket> {
+  await retry(h);
+  const socket = h.socket();
+  socket.accept();
+  return socket;
+}

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ServerError, TimeoutError, type ChannelMessage, type PresenceEvent } from "../src/index.js";
-import { connected, flush, harness, retry, subscribed, type FakeSocket, type Harness } from "./fakes.js";
+import { connected, flush, harness, reopened, subscribed, type FakeSocket, type Harness } from "./fakes.js";
 
 const noop = (): void => undefined;
 
@@ -109,9 +109,7 @@ describe("presence events", () => {
     await subscribed(socket, () => h.client.subscribe("presence-room", noop), { epoch: "e", seq: 0 });
     socket.receive({ type: "join", channel: "presence-room", user: "dave" });
     socket.drop();
-    await retry(h);
-    socket = h.socket();
-    socket.accept();
+    socket = await reopened(h);
     socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0, recovered: true });
     socket.receive({ type: "join", channel: "presence-room", user: "dave" }); // left and came back meanwhile
     assert.deepEqual(heard, ["join dave", "join dave"]);
@@ -280,9 +278,7 @@ describe("subscribe from a known position", () => {
     h.client.on("subscribed", (event) => acks.push(event));
     await subscribed(socket, () => h.client.subscribe("room", noop), { epoch: "e", seq: 4 });
     socket.drop();
-    await retry(h);
-    socket = h.socket();
-    socket.accept();
+    socket = await reopened(h);
     socket.message("room", 5); // replayed
     socket.ack(socket.last("subscribe"), { epoch: "e", seq: 5, recovered: true });
     await flush();

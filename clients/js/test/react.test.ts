@@ -13,7 +13,7 @@ import {
   type PresenceState,
 } from "../src/react.js";
 import type { ChannelMessage, DirectMessage } from "../src/index.js";
-import { connected, flush, harness, type FakeSocket, type Harness } from "./fakes.js";
+import { connected, flush, harness, retry, type FakeSocket, type Harness } from "./fakes.js";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -145,10 +145,14 @@ describe("React bindings", () => {
   });
 });
 
-function Members({ channel, probe }: { channel: string | null; probe: { last?: PresenceState; renders: number } }): ReactNode {
+/** What the last render of `<Members>` saw. */
+interface MembersProbe {
+  last?: PresenceState;
+}
+
+function Members({ channel, probe }: { channel: string | null; probe: MembersProbe }): ReactNode {
   const presence = usePresence(channel);
   probe.last = presence;
-  probe.renders += 1;
   return createElement("ul", null, presence.members.map((m) => m.user).join(","));
 }
 
@@ -156,15 +160,14 @@ function Members({ channel, probe }: { channel: string | null; probe: { last?: P
 async function mountMembers(
   h: Harness,
   channel: string,
-  probe: { last?: PresenceState; renders: number },
-): Promise<{ socket: FakeSocket; renderer: ReactTestRenderer }> {
-  let renderer!: ReactTestRenderer;
+  probe: MembersProbe,
+): Promise<{ socket: FakeSocket }> {
   await act(async () => {
-    renderer = create(createElement(RealtimeProvider, { client: h.client }, createElement(Members, { channel, probe })));
+    create(createElement(RealtimeProvider, { client: h.client }, createElement(Members, { channel, probe })));
   });
   const socket = await connected(h);
   await settle();
-  return { socket, renderer };
+  return { socket };
 }
 
 const members = (probe: { last?: PresenceState }): unknown => probe.last?.members;
@@ -194,7 +197,7 @@ describe("useChannel from a server-rendered position", () => {
 describe("usePresence", () => {
   it("reads the members after the subscribe ack, then follows join and leave", async () => {
     const h = harness();
-    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const probe: MembersProbe = {};
     const { socket } = await mountMembers(h, "presence-room", probe);
     assert.equal(probe.last?.status, "loading");
     assert.deepEqual(socket.frames("presence"), [], "no member list before the subscription is confirmed");
@@ -224,7 +227,7 @@ describe("usePresence", () => {
 
   it("applies the joins and leaves heard while the member list is being read on top of it", async () => {
     const h = harness();
-    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const probe: MembersProbe = {};
     const { socket } = await mountMembers(h, "presence-room", probe);
     socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
     await settle();
@@ -239,14 +242,14 @@ describe("usePresence", () => {
 
   it("reads the members again after a reconnect, once", async () => {
     const h = harness();
-    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const probe: MembersProbe = {};
     let { socket } = await mountMembers(h, "presence-room", probe);
     socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
     await settle();
     socket.ack(socket.last("presence"), { members: [{ user: "alice", connections: 1 }] });
     await settle();
     await act(async () => socket.drop());
-    await act(async () => h.clock.advance(h.clock.pending()[0]!));
+    await act(async () => retry(h));
     socket = h.socket();
     await act(async () => socket.accept());
     assert.deepEqual(socket.frames("presence"), [], "not before the resubscribe is confirmed");
@@ -261,7 +264,7 @@ describe("usePresence", () => {
 
   it("unsubscribes on unmount and on a channel change", async () => {
     const h = harness();
-    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const probe: MembersProbe = {};
     let setChannel!: (channel: string | null) => void;
     function Switcher(): ReactNode {
       const [channel, set] = useState<string | null>("presence-one");
@@ -292,7 +295,7 @@ describe("usePresence", () => {
 
   it("survives StrictMode's double effects with one subscription and one read", async () => {
     const h = harness();
-    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const probe: MembersProbe = {};
     await act(async () => {
       create(
         createElement(
@@ -316,7 +319,7 @@ describe("usePresence", () => {
 
   it("reports a member list the server refuses and still follows join and leave", async () => {
     const h = harness();
-    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const probe: MembersProbe = {};
     const { socket } = await mountMembers(h, "presence-crowd", probe);
     socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
     await settle();
@@ -330,7 +333,7 @@ describe("usePresence", () => {
 
   it("reuses a subscription another component already confirmed", async () => {
     const h = harness();
-    const probe = { renders: 0 } as { last?: PresenceState; renders: number };
+    const probe: MembersProbe = {};
     const socket = await connected(h);
     const first = h.client.subscribe("presence-room", () => undefined);
     await flush();

@@ -270,26 +270,16 @@ class DeliveryEngine(Sender):
         """
         from switchboard.multiplex import Request, Response, TransportError
 
-        host = self._host
-        length = str(len(data))
+        framing = [("Host", self._host), ("Content-Length", str(len(data)))]
 
         def requests() -> Iterator[Request]:
             for connection_id in connection_ids:
-                path = self._prefix + quote(connection_id, safe="-._~")
                 try:
-                    signed = self._signer.sign(
-                        "POST",
-                        host,
-                        path,
-                        data,
-                        credentials=self._credentials.get_frozen_credentials(),
-                        timestamp=self._clock.timestamp(),
-                    )
+                    path, signed = self._signed("POST", connection_id, data)
                 except Exception as exc:  # e.g. a credential refresh that failed
                     yield Request(connection_id, error=exc)
                     continue
-                headers = [("Host", host), ("Content-Length", length), *signed.items()]
-                yield Request(connection_id, "POST", path, headers, data)
+                yield Request(connection_id, "POST", path, [*framing, *signed.items()], data)
 
         exchange = self._fanout_multiplexer().exchange(requests(), concurrency, pace)
         for connection_id, result in exchange:
@@ -305,7 +295,8 @@ class DeliveryEngine(Sender):
                 else:
                     yield connection_id, None
 
-    def _request(self, method: str, connection_id: str, body: bytes) -> int:
+    def _signed(self, method: str, connection_id: str, body: bytes) -> tuple[str, dict[str, str]]:
+        """The ``@connections`` path of ``connection_id`` and the headers that sign it."""
         path = self._prefix + quote(connection_id, safe="-._~")
         headers = self._signer.sign(
             method,
@@ -315,6 +306,10 @@ class DeliveryEngine(Sender):
             credentials=self._credentials.get_frozen_credentials(),
             timestamp=self._clock.timestamp(),
         )
+        return path, headers
+
+    def _request(self, method: str, connection_id: str, body: bytes) -> int:
+        path, headers = self._signed(method, connection_id, body)
         try:
             response = self._pool.urlopen(
                 method,

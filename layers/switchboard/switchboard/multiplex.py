@@ -16,6 +16,7 @@ closed and replaced, never reused.
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import select
 import selectors
@@ -25,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 import h11
 
@@ -216,9 +217,7 @@ class Multiplexer:
             return self._receive(connection)
         except ssl.SSLError as exc:
             return TransportError("SSLError", str(exc))
-        except (h11.ProtocolError, ConnectionError) as exc:
-            return TransportError("ProtocolError", str(exc))
-        except OSError as exc:
+        except (h11.ProtocolError, OSError) as exc:  # a reset, a broken pipe, bad framing
             return TransportError("ProtocolError", str(exc))
 
     def _connected(self, connection: _Connection) -> Response | TransportError | None:
@@ -235,33 +234,25 @@ class Multiplexer:
             )
             connection.handshaking = True
             return self._handshake(connection)
-        connection.deadline = time.monotonic() + self.read_timeout
-        return self._send(connection)
+        return self._ready(connection)
 
     def _handshake(self, connection: _Connection) -> Response | TransportError | None:
         sock = connection.sock
         assert isinstance(sock, ssl.SSLSocket)
-        try:
-            sock.do_handshake()
-        except ssl.SSLWantReadError:
-            connection.interest = READ
-            return None
-        except ssl.SSLWantWriteError:
-            connection.interest = WRITE
+        if _would_block(connection, WRITE, sock.do_handshake) is BLOCKED:
             return None
         connection.handshaking = False
+        return self._ready(connection)
+
+    def _ready(self, connection: _Connection) -> Response | TransportError | None:
+        """Connected (and TLS set up): the response is now due within the read timeout."""
         connection.deadline = time.monotonic() + self.read_timeout
         return self._send(connection)
 
     def _send(self, connection: _Connection) -> Response | TransportError | None:
         while connection.out:
-            try:
-                sent = connection.sock.send(connection.out)
-            except (BlockingIOError, ssl.SSLWantWriteError):
-                connection.interest = WRITE
-                return None
-            except ssl.SSLWantReadError:
-                connection.interest = READ
+            sent = _would_block(connection, WRITE, connection.sock.send, connection.out)
+            if sent is BLOCKED:
                 return None
             connection.out = connection.out[sent:]
         connection.interest = READ
@@ -271,13 +262,8 @@ class Multiplexer:
         sock = connection.sock
         connection.interest = READ
         while True:
-            try:
-                data = sock.recv(65536)
-            except (BlockingIOError, ssl.SSLWantReadError):
-                connection.interest = READ
-                return None
-            except ssl.SSLWantWriteError:
-                connection.interest = WRITE
+            data = _would_block(connection, READ, sock.recv, 65536)
+            if data is BLOCKED:
                 return None
             connection.http.receive_data(data)
             outcome = self._events(connection)
@@ -438,6 +424,30 @@ class _Round:
         finally:
             if connection is not None:
                 multiplexer._give_back(connection)
+
+
+class _Wait(enum.Enum):
+    BLOCKED = "blocked"
+
+
+BLOCKED: Final = _Wait.BLOCKED  # what :func:`_would_block` returns when the call must wait
+
+
+def _would_block[T](
+    connection: _Connection, waits_for: int, call: Callable[..., T], *args: Any
+) -> T | Literal[_Wait.BLOCKED]:
+    """``call(*args)`` on the non-blocking socket, or :data:`BLOCKED` with the event to wait
+    for set on ``connection``: ``waits_for`` when the socket would block, whichever TLS asks
+    for when it needs to read or write first."""
+    try:
+        return call(*args)
+    except ssl.SSLWantReadError:
+        connection.interest = READ
+    except ssl.SSLWantWriteError:
+        connection.interest = WRITE
+    except BlockingIOError:
+        connection.interest = waits_for
+    return BLOCKED
 
 
 def _begin(
