@@ -4,15 +4,21 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import {
   useChannel,
+  useConnectionError,
   useConnectionState,
   usePublish,
   useRealtimeClient,
 } from "@switchboard/client/react";
 
-interface Line {
-  seq: number;
-  from: string;
-  text: string;
+/** A chat line, or a notice the page adds (e.g. that missed messages could not be replayed). */
+type Line =
+  | { kind: "message"; key: string; from: string; text: string }
+  | { kind: "notice"; key: string; text: string };
+
+let noticeCounter = 0;
+function notice(text: string): Line {
+  noticeCounter += 1;
+  return { kind: "notice", key: `notice-${noticeCounter}`, text };
 }
 
 /** A chat room: messages on `room:<name>` arrive through useChannel and go out through publish. */
@@ -20,6 +26,7 @@ export function Chat({ user }: { user: string }) {
   const router = useRouter();
   const client = useRealtimeClient();
   const state = useConnectionState();
+  const problem = useConnectionError();
   const publish = usePublish();
   const [room, setRoom] = useState("lobby");
   const [lines, setLines] = useState<Line[]>([]);
@@ -31,21 +38,40 @@ export function Chat({ user }: { user: string }) {
     channel,
     (message) => {
       const text = typeof message.data?.text === "string" ? message.data.text : JSON.stringify(message.data);
-      setLines((previous) => [...previous.slice(-199), { seq: message.seq, from: message.from ?? "?", text }]);
+      // epoch:seq is unique per message, also across a reset (which starts the seq over).
+      const key = `${message.epoch ?? "-"}:${message.seq}`;
+      setLines((previous) => [...previous.slice(-199), { kind: "message", key, from: message.from ?? "?", text }]);
     },
     {
-      // Messages were lost beyond recovery: a real app reloads the room's history here.
-      onReset: () => setLines([]),
+      // The server could not replay what this page missed (its history no longer reaches back,
+      // or the channel started over, e.g. a local gateway restarted with empty tables). Keep
+      // what is on screen and say so; a real app may reload the room's history here.
+      onReset: () =>
+        setLines((previous) =>
+          previous.length === 0
+            ? previous
+            : [...previous, notice("Messages sent while this page was disconnected could not be recovered; the lines above are from before.")],
+        ),
     },
   );
+  const connection =
+    state === "open"
+      ? status.subscribed
+        ? `subscribed to ${channel}`
+        : `subscribing to ${channel}…`
+      : state === "unauthorized"
+        ? "not connected"
+        : `not subscribed: ${state === "offline" ? "offline" : "connecting"}…`;
 
   async function send(event: FormEvent) {
     event.preventDefault();
     if (!draft.trim()) return;
     setError(null);
+    if (state !== "open") setError("Not connected: the message goes out once the connection is back.");
     try {
       await publish(channel, { text: draft });
       setDraft("");
+      setError(null);
     } catch (failure) {
       setError(failure instanceof Error ? failure.message : String(failure));
     }
@@ -61,9 +87,10 @@ export function Chat({ user }: { user: string }) {
     <section>
       <p>
         Signed in as <b>{user}</b> · <span className="state" data-state={state}>{state}</span>{" "}
-        {status.subscribed ? `subscribed to ${channel}` : `subscribing to ${channel}…`}{" "}
+        <span className="subscription">{connection}</span>{" "}
         <button type="button" onClick={signOut}>Sign out</button>
       </p>
+      {problem && <ConnectionProblem error={problem} retrying={state !== "unauthorized"} />}
       {status.error && <p className="error">{status.error.message}</p>}
       <label>
         Room{" "}
@@ -77,12 +104,18 @@ export function Chat({ user }: { user: string }) {
         />
       </label>
       <ul className="messages">
-        {lines.map((line) => (
-          <li key={line.seq}>
-            <span className="from">{line.from}</span>
-            {line.text}
-          </li>
-        ))}
+        {lines.map((line) =>
+          line.kind === "notice" ? (
+            <li key={line.key} className="notice" role="status">
+              {line.text}
+            </li>
+          ) : (
+            <li key={line.key}>
+              <span className="from">{line.from}</span>
+              {line.text}
+            </li>
+          ),
+        )}
       </ul>
       <form onSubmit={send}>
         <input value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="Say something" aria-label="message" />
@@ -90,5 +123,22 @@ export function Chat({ user }: { user: string }) {
       </form>
       {error && <p className="error">{error}</p>}
     </section>
+  );
+}
+
+/** Why the page cannot connect, with what to check (the client keeps retrying meanwhile). */
+function ConnectionProblem({ error, retrying }: { error: Error & { code?: string }; retrying: boolean }) {
+  const hint =
+    error.code === "handshake_failed"
+      ? "Check that the gateway runs at NEXT_PUBLIC_WS_URL, that this app's WS_SECRET equals the gateway's, and that the gateway allows this page's Origin."
+      : error.code === "token_failed"
+        ? "The token route (/api/ws-token) failed: see its message and this app's server log."
+        : "Sign in again.";
+  return (
+    <div className="error connection-error" role="alert" data-code={error.code}>
+      <b>Cannot connect{retrying ? " (retrying)" : ""}:</b> {error.message}
+      <br />
+      {hint}
+    </div>
   );
 }
