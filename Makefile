@@ -60,7 +60,7 @@ pytest: $(VENV)/.stamp ## the Python test suite with coverage (>= 90%, enforced)
 test: lint typecheck template-check sam-build pytest js-test browser-test ## everything CI runs
 
 .PHONY: js-test browser-test
-js-test: ## the browser client: npm ci, build, unit tests (node --test), next build of examples/nextjs
+js-test: $(VENV)/.stamp ## the JS packages (clients/js, clients/server): npm ci, build, tests (node --test), next build of examples/nextjs
 	clients/run-tests.sh
 
 browser-test: $(VENV)/.stamp ## the demo page in headless Chromium against the local gateway (installs Debian's chromium if missing)

@@ -24,6 +24,15 @@ step "clients/js: build (tsc)"
 step "clients/js: unit tests (node --test)"
 (cd "$root/clients/js" && npm test --silent)
 
+step "clients/server: npm ci"
+(cd "$root/clients/server" && npm ci --no-audit --no-fund)
+
+step "clients/server: build (tsc)"
+(cd "$root/clients/server" && npm run --silent build)
+
+step "clients/server: unit and local-gateway tests (node --test)"
+(cd "$root/clients/server" && npm test --silent)
+
 # The example installs the client as a copy of its packed files (install-links), so it must
 # be built first; npm ci then takes the fresh dist/.
 step "examples/nextjs: npm ci"

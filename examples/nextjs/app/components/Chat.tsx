@@ -9,11 +9,27 @@ import {
   usePublish,
   useRealtimeClient,
 } from "@switchboard/client/react";
+import { announce } from "../actions";
+
+/** The lobby's messages as the server rendered them, and their position (see app/page.tsx). */
+export interface InitialHistory {
+  channel: string;
+  messages: Array<{ data: { text?: unknown } | unknown; seq: number; epoch?: string; from?: string }>;
+  seq: number | undefined;
+  epoch: string | null;
+  /** Why the server could not read the history (the page still works without it). */
+  error: string | null;
+}
 
 /** A chat line, or a notice the page adds (e.g. that missed messages could not be replayed). */
 type Line =
   | { kind: "message"; key: string; from: string; text: string }
   | { kind: "notice"; key: string; text: string };
+
+function textOf(data: unknown): string {
+  const text = (data as { text?: unknown } | null)?.text;
+  return typeof text === "string" ? text : JSON.stringify(data);
+}
 
 let noticeCounter = 0;
 function notice(text: string): Line {
@@ -22,14 +38,21 @@ function notice(text: string): Line {
 }
 
 /** A chat room: messages on `room:<name>` arrive through useChannel and go out through publish. */
-export function Chat({ user }: { user: string }) {
+export function Chat({ user, initial }: { user: string; initial: InitialHistory }) {
   const router = useRouter();
   const client = useRealtimeClient();
   const state = useConnectionState();
   const problem = useConnectionError();
   const publish = usePublish();
   const [room, setRoom] = useState("lobby");
-  const [lines, setLines] = useState<Line[]>([]);
+  const [lines, setLines] = useState<Line[]>(() =>
+    initial.messages.map((message) => ({
+      kind: "message",
+      key: `${message.epoch ?? initial.epoch ?? "-"}:${message.seq}`,
+      from: message.from ?? "?",
+      text: textOf(message.data),
+    })),
+  );
   const [draft, setDraft] = useState("");
   const [error, setError] = useState<string | null>(null);
   const channel = `room:${room || "lobby"}`;
@@ -37,12 +60,14 @@ export function Chat({ user }: { user: string }) {
   const status = useChannel<{ text?: unknown }>(
     channel,
     (message) => {
-      const text = typeof message.data?.text === "string" ? message.data.text : JSON.stringify(message.data);
+      const text = textOf(message.data);
       // epoch:seq is unique per message, also across a reset (which starts the seq over).
       const key = `${message.epoch ?? "-"}:${message.seq}`;
       setLines((previous) => [...previous.slice(-199), { kind: "message", key, from: message.from ?? "?", text }]);
     },
     {
+      // From the server-rendered position: what was published since the render is replayed.
+      ...(channel === initial.channel && initial.seq !== undefined ? { since: initial.seq, epoch: initial.epoch } : {}),
       // The server could not replay what this page missed (its history no longer reaches back,
       // or the channel started over, e.g. a local gateway restarted with empty tables). Keep
       // what is on screen and say so; a real app may reload the room's history here.
@@ -77,6 +102,16 @@ export function Chat({ user }: { user: string }) {
     }
   }
 
+  async function sendAnnouncement() {
+    if (!draft.trim()) return;
+    const result = await announce(channel, draft, crypto.randomUUID());
+    if (result.error) setError(`Announcement failed: ${result.error}`);
+    else {
+      setDraft("");
+      setError(null);
+    }
+  }
+
   async function signOut() {
     await fetch("/api/session", { method: "DELETE" });
     client.close();
@@ -92,6 +127,9 @@ export function Chat({ user }: { user: string }) {
       </p>
       {problem && <ConnectionProblem error={problem} retrying={state !== "unauthorized"} />}
       {status.error && <p className="error">{status.error.message}</p>}
+      {initial.error && channel === initial.channel && (
+        <p className="error history-error">Could not load the room&apos;s history on the server: {initial.error}</p>
+      )}
       <label>
         Room{" "}
         <input
@@ -120,6 +158,9 @@ export function Chat({ user }: { user: string }) {
       <form onSubmit={send}>
         <input value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="Say something" aria-label="message" />
         <button type="submit">Send</button>
+        <button type="button" onClick={sendAnnouncement} title="published by a server action through @switchboard/server">
+          Announce
+        </button>
       </form>
       {error && <p className="error">{error}</p>}
     </section>
