@@ -66,6 +66,17 @@ js-test: $(VENV)/.stamp ## the JS packages (clients/js, clients/server): npm ci,
 browser-test: $(VENV)/.stamp ## the demo page in headless Chromium against the local gateway (installs Debian's chromium if missing)
 	clients/browser-tests/run.sh
 
+PACKAGES := clients/packages
+.PHONY: packages
+packages: ## build and npm pack @switchboard/client and @switchboard/server into clients/packages/ (then, in your app: npm install <path>/clients/packages/*.tgz)
+	@command -v npm >/dev/null || { echo "make packages: needs Node.js 20 and npm" >&2; exit 1; }
+	mkdir -p $(PACKAGES)
+	for package in js server; do \
+	  (cd clients/$$package && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build \
+	    && npm pack --silent --pack-destination ../packages) || exit 1; \
+	done
+	@ls -1 $(PACKAGES)/*.tgz
+
 # The demo page that make dev serves at / loads the built browser client.
 CLIENT_DIST := clients/js/dist/index.js
 $(CLIENT_DIST): clients/js/package.json clients/js/package-lock.json clients/js/tsconfig.json $(wildcard clients/js/src/*.ts)
