@@ -35,46 +35,17 @@ step "clients/server: build (tsc)"
 step "clients/server: unit and local-gateway tests (node --test)"
 (cd "$root/clients/server" && npm test --silent)
 
-# What users install: the packed tarballs, in projects outside this repository.
-packs=$(mktemp -d)
-work=$(mktemp -d)
-trap 'rm -rf "$packs" "$work"' EXIT
-
-step "packages: npm pack"
-for package in js server; do
-  (cd "$root/clients/$package" && npm pack --silent --pack-destination "$packs" >/dev/null)
-done
-client_tgz=$(ls "$packs"/switchboard-client-*.tgz)
-server_tgz=$(ls "$packs"/switchboard-server-*.tgz)
-# Only what a user needs travels: the build, the sources its source maps name, the README.
-for tgz in "$client_tgz" "$server_tgz"; do
-  unexpected=$(tar -tzf "$tgz" | grep -Ev '^package/(package\.json|README\.md|dist/[a-z]+\.(js|d\.ts)(\.map)?|src/[a-z]+\.ts)$' || true)
-  if [ -n "$unexpected" ]; then
-    echo "$(basename "$tgz") holds unexpected files:" >&2; echo "$unexpected" >&2; exit 1
-  fi
-done
-ls -l "$packs"
+# What users install: the packed tarballs, in projects outside this repository (the example's
+# build is kept in clients/.example-build for the browser tests).
+"$root/clients/build-example.sh"
+packs="$root/clients/.example-build/packs"
 
 step "packages: install the tarballs into a fresh project; Node ESM and TypeScript"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 cp "$root/clients/install-check/"{package.json,package-lock.json,tsconfig.json,esm-check.mjs,types-check.ts} "$work/"
-(cd "$work" && npm ci --no-audit --no-fund && npm install --no-save --no-audit --no-fund "$client_tgz" "$server_tgz" \
+(cd "$work" && npm ci --no-audit --no-fund \
+  && npm install --no-save --no-audit --no-fund "$packs"/switchboard-client-*.tgz "$packs"/switchboard-server-*.tgz \
   && node esm-check.mjs && npx --no-install tsc -p tsconfig.json && echo "types-check: tsc passed")
-
-# The example, as a project of its own outside the repository, with the tarballs in place of
-# its file: links (local development keeps the links: see examples/nextjs/README.md).
-step "examples/nextjs: install the tarballs, next build"
-mkdir "$work/nextjs"
-(cd "$root/examples/nextjs" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/nextjs")
-(cd "$work/nextjs" \
-  && node -e '
-    const fs = require("node:fs");
-    const manifest = JSON.parse(fs.readFileSync("package.json", "utf8"));
-    manifest.dependencies["@switchboard/client"] = "file:" + process.argv[1];
-    manifest.dependencies["@switchboard/server"] = "file:" + process.argv[2];
-    fs.writeFileSync("package.json", JSON.stringify(manifest, null, 2) + "\n");
-  ' "$client_tgz" "$server_tgz" \
-  && npm install --no-audit --no-fund --prefer-offline \
-  && node -e 'for (const p of ["@switchboard/client", "@switchboard/server"]) { const r = require("./package-lock.json").packages["node_modules/" + p]; if (!r || r.link || !String(r.resolved).endsWith(".tgz")) { console.error(p, "is not installed from its tarball:", r); process.exit(1); } }' \
-  && npx --no-install next build)
 
 step "clients: all passed"
