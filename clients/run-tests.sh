@@ -17,23 +17,16 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-step "clients/js: npm ci"
-(cd "$root/clients/js" && npm ci --no-audit --no-fund)
-
-step "clients/js: build (tsc)"
-(cd "$root/clients/js" && npm run --silent build)
-
-step "clients/js: unit tests (node --test)"
-(cd "$root/clients/js" && npm test --silent)
-
-step "clients/server: npm ci"
-(cd "$root/clients/server" && npm ci --no-audit --no-fund)
-
-step "clients/server: build (tsc)"
-(cd "$root/clients/server" && npm run --silent build)
-
-step "clients/server: unit and local-gateway tests (node --test)"
-(cd "$root/clients/server" && npm test --silent)
+# clients/js (@switchboard/client) and clients/server (@switchboard/server, whose tests start
+# the local gateway).
+for package in js server; do
+  step "clients/$package: npm ci"
+  (cd "$root/clients/$package" && npm ci --no-audit --no-fund)
+  step "clients/$package: build (tsc)"
+  (cd "$root/clients/$package" && npm run --silent build)
+  step "clients/$package: tests (node --test)"
+  (cd "$root/clients/$package" && npm test --silent)
+done
 
 # What users install: the packed tarballs, in projects outside this repository (the example's
 # build is kept in clients/.example-build for the browser tests).

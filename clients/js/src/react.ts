@@ -68,18 +68,20 @@ export function useRealtimeClient(): SwitchboardClient {
   return client;
 }
 
-/** The connection state, re-rendering on change (`"idle"` while rendering on the server). */
-export function useConnectionState(): ConnectionState {
+/** A value of the client that `event` reports changes of, re-rendering on change. */
+function useClientValue<T>(event: "state" | "connectionError", read: (client: SwitchboardClient) => T, onServer: T): T {
   const client = useRealtimeClient();
-  const subscribe = useCallback(
-    (onChange: () => void) => client.on("state", onChange),
-    [client],
-  );
+  const subscribe = useCallback((onChange: () => void) => client.on(event, onChange), [client, event]);
   return useSyncExternalStore(
     subscribe,
-    () => client.state,
-    () => "idle",
+    () => read(client),
+    () => onServer,
   );
+}
+
+/** The connection state, re-rendering on change (`"idle"` while rendering on the server). */
+export function useConnectionState(): ConnectionState {
+  return useClientValue("state", (client) => client.state, "idle");
 }
 
 /**
@@ -90,16 +92,7 @@ export function useConnectionState(): ConnectionState {
  * the client (`state` is then `unauthorized`).
  */
 export function useConnectionError(): SwitchboardError | null {
-  const client = useRealtimeClient();
-  const subscribe = useCallback(
-    (onChange: () => void) => client.on("connectionError", onChange),
-    [client],
-  );
-  return useSyncExternalStore(
-    subscribe,
-    () => client.connectionError,
-    () => null,
-  );
+  return useClientValue("connectionError", (client) => client.connectionError, null);
 }
 
 export interface UseChannelOptions {
