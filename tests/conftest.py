@@ -42,7 +42,6 @@ os.environ.update(
         "DELIVERY_ENGINE": "boto3",
         "CONNECTIONS_TABLE": "connections",
         "SUBSCRIPTIONS_TABLE": "subscriptions",
-        "CHANNELS_TABLE": "channels",
         "HISTORY_TABLE": "history",
         "PRESENCE_TABLE": "presence",
         "IDEMPOTENCY_TABLE": "idempotency",
