@@ -131,3 +131,8 @@ $(B3_RUNTIME)/.stamp: layers/switchboard/requirements.txt layers/crypto/requirem
 	    --target $(B3_RUNTIME)/$$layer -r layers/$$layer/requirements.txt || exit 1; \
 	done
 	touch $@
+
+# ---------------------------------------------------------------- cost per message (issue 17)
+.PHONY: cost
+cost: $(VENV)/.stamp ## monthly bills of three workloads from B4's counted calls and bench/prices.json; writes docs/cost.md and docs/cost.svg
+	$(PY) -m bench.cost $(ARGS)
