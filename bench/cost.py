@@ -201,8 +201,8 @@ def report(
         "",
         "### Per message (connection minutes, sessions and pings aside)",
         "",
-        "| workload | deliveries | Switchboard, ack: false | with acks | before issue 17, with acks "
-        "| AppSync Events | x AppSync (ack: false / acks) |",
+        "| workload | deliveries | Switchboard, ack: false | with acks "
+        "| before issue 17, with acks | AppSync Events | x AppSync (ack: false / acks) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     rows: list[dict[str, Any]] = []

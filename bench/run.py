@@ -470,7 +470,9 @@ def b4_table(b: dict[str, Any]) -> list[str]:
         "DynamoDB calls and their write/read request units (from the sizes of the items "
         "touched, by AWS's rules), API Gateway messages in/out, Lambda invocations (the "
         "fan-out worker's included), SQS requests. `before`: the same counter on the code "
-        "before issue 17 (`bench/b4_before.json`).",
+        "before issue 17 (`bench/b4_before.json`); there, a publish past the channel's first "
+        "`HistorySize` messages also evicted the oldest (one WRU more in its `BatchWriteItem`), "
+        "which B4's young channel does not show.",
         "",
         "| operation | DynamoDB calls | WRU | RRU | messages in / out | Lambda | SQS | "
         "before: calls, WRU, RRU, out |",
