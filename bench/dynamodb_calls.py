@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -204,6 +203,23 @@ class DynamoMeter:
         return response
 
 
+@contextmanager
+def metering(meter: DynamoMeter) -> Iterator[DynamoMeter]:
+    """Route every pynamodb API call through ``meter`` while the block runs."""
+    from pynamodb.connection.base import Connection
+
+    original = Connection._make_api_call
+
+    def counting(self: Any, operation_name: str, operation_kwargs: dict[str, Any]) -> Any:
+        return meter.call(original, self, operation_name, operation_kwargs)
+
+    Connection._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield meter
+    finally:
+        Connection._make_api_call = original  # type: ignore[method-assign]
+
+
 @dataclass
 class Counted:
     """What one operation cost."""
@@ -237,7 +253,6 @@ class Counted:
 def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
     """Every operation's billed calls, in order."""
     import boto3
-    from pynamodb.connection.base import Connection
 
     from functions.connect import app as connect_app
     from functions.default import app as default_app
@@ -245,7 +260,6 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
     from functions.fanout_worker import app as worker_app
     from functions.publish import app as publish_app
     from switchboard import services
-    from switchboard.lifecycle import Handshake
     from switchboard.store import create_tables
     from tests.conftest import (
         CONTEXT,
@@ -253,6 +267,7 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
         ManagementApiFake,
         load_event,
         make_token,
+        subscribed,
     )
 
     services.reset()
@@ -272,23 +287,7 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
         meter = DynamoMeter(raw)
         sqs_requests: list[int] = []
 
-        def open_connection(cid: str, user: str, **claims: Any) -> None:
-            handshake = Handshake(
-                cid, int(time.time() * 1000), {}, {"token": make_token(user, **claims)}
-            )
-            assert services.connector().connect(handshake).status == 200
-
-        for n in range(subscribers):
-            open_connection(f"SUB{n:05d}xxxxxx=", f"u{n}")
-            record = services.store().get_connection(f"SUB{n:05d}xxxxxx=")
-            assert record is not None
-            services.store().subscribe(record, "room:big")
-            services.store().subscribe(record, "presence-room")
-
-        original = Connection._make_api_call
-
-        def counting(self: Any, operation_name: str, operation_kwargs: dict[str, Any]) -> Any:
-            return meter.call(original, self, operation_name, operation_kwargs)
+        subscribed(subscribers, "room:big", "presence-room")
 
         def posts() -> int:
             return sum(len(f) for f in fake.frames.values()) + len(fake.deleted)
@@ -311,8 +310,7 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
             event["body"] = json.dumps(body)
             default_app.lambda_handler(event, CONTEXT)
 
-        Connection._make_api_call = counting  # type: ignore[method-assign]
-        try:
+        with metering(meter):
             event = load_event("connect")
             event["queryStringParameters"] = {"token": make_token("alice")}
             with measure("connect", 0):
@@ -364,13 +362,7 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
                 counted.http_requests = 1
             with measure("disconnect", 0):
                 disconnect_app.lambda_handler(load_event("disconnect"), CONTEXT)
-        finally:
-            Connection._make_api_call = original  # type: ignore[method-assign]
-        operations.update(
-            _queued(
-                queued_subscribers, meter, measure, frame, open_connection, worker_app, sqs_requests
-            )
-        )
+        operations.update(_queued(queued_subscribers, meter, frame, worker_app, sqs_requests))
     return {
         "subscribers": subscribers + 1,
         "queued_subscribers": queued_subscribers,
@@ -381,19 +373,15 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
 def _queued(
     n: int,
     meter: DynamoMeter,
-    measure: Any,
     frame: Callable[..., None],
-    open_connection: Callable[..., None],
     worker_app: Any,
     sqs_requests: list[int],
 ) -> dict[str, Any]:
     """A publish to ``n`` subscribers above the threshold: SQS batches and the worker."""
     import os
 
-    from pynamodb.connection.base import Connection
-
     from switchboard import services
-    from tests.conftest import CONTEXT, MANAGEMENT_ENDPOINT, ManagementApiFake
+    from tests.conftest import CONTEXT, MANAGEMENT_ENDPOINT, ManagementApiFake, subscribed
 
     os.environ.update(
         FANOUT_QUEUE_URL=QUEUE_URL, FANOUT_QUEUE_THRESHOLD="100", FANOUT_BATCH_SIZE="100"
@@ -409,22 +397,9 @@ def _queued(
         sqs_requests.append(max(1, math.ceil(size / SQS_CHUNK)))
 
     services.sqs().meta.events.register("before-send.sqs", sqs_counter)
-    publisher = "QPUBxxxxxxxxxx="
-    open_connection(publisher, "pub")
-    for i in range(n):
-        cid = f"Q{i:05d}xxxxxxxx="
-        open_connection(cid, f"q{i}")
-        record = services.store().get_connection(cid)
-        assert record is not None
-        services.store().subscribe(record, "room:huge")
-    operations: dict[str, Any] = {}
-    original = Connection._make_api_call
-
-    def counting(self: Any, operation_name: str, operation_kwargs: dict[str, Any]) -> Any:
-        return meter.call(original, self, operation_name, operation_kwargs)
-
-    Connection._make_api_call = counting  # type: ignore[method-assign]
-    try:
+    (publisher,) = subscribed(1, prefix="QPUB")
+    subscribed(n, "room:huge", prefix="Q")
+    with metering(meter):
         meter.calls.clear()
         sqs_requests.clear()
         frame(
@@ -433,13 +408,10 @@ def _queued(
         )
         publish_calls = list(meter.calls)
         enqueue = sum(sqs_requests)
-        acks = len(fake.frames[publisher])
-        messages = services.sqs().receive_message(QueueUrl=QUEUE_URL, MaxNumberOfMessages=10)[
-            "Messages"
-        ]
+        messages = services.sqs().receive_message(QueueUrl=QUEUE_URL, MaxNumberOfMessages=10)
         meter.calls.clear()
         invocations = 0
-        for start in range(0, len(messages), WORKER_BATCH):
+        for start in range(0, len(messages["Messages"]), WORKER_BATCH):
             records = [
                 {
                     "messageId": m["MessageId"],
@@ -452,22 +424,18 @@ def _queued(
                     "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fanout",
                     "awsRegion": "us-east-1",
                 }
-                for m in messages[start : start + WORKER_BATCH]
+                for m in messages["Messages"][start : start + WORKER_BATCH]
             ]
             worker_app.lambda_handler({"Records": records}, CONTEXT)
             invocations += 1
-        delivered = sum(len(f) for cid, f in fake.frames.items() if cid != publisher)
-    finally:
-        Connection._make_api_call = original  # type: ignore[method-assign]
-    counted = Counted(publish_calls + list(meter.calls), 1, acks + delivered, 1 + invocations, 0)
+    posted = sum(len(f) for f in fake.frames.values())
+    counted = Counted(publish_calls + list(meter.calls), 1, posted, 1 + invocations, 0)
     counted.worker_invocations = invocations
     # each worker invocation: one receive and one batch delete by Lambda's SQS poller
     counted.sqs_requests = enqueue + 2 * invocations
-    operations[f"publish to {n} subscribers via SQS"] = counted.as_dict()
     for key in ("FANOUT_QUEUE_URL", "FANOUT_QUEUE_THRESHOLD", "FANOUT_BATCH_SIZE"):
         os.environ.pop(key, None)
-    del measure
-    return operations
+    return {f"publish to {n} subscribers via SQS": counted.as_dict()}
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from tests.conftest import (
     CONNECTED_AT_MS,
     MANAGEMENT_ENDPOINT,
     ManagementApiFake,
-    connect,
     load_event,
     make_token,
+    subscribed,
 )
 
 ME = "Fz1xWfAGIAMCKsA="
@@ -31,12 +31,7 @@ def test_operation_counts_per_request_path(
     management: ManagementApiFake, ddb_calls: list[str], lambda_context: Any
 ) -> None:
     n_subscribers = 40
-    for n in range(n_subscribers):
-        connection_id = f"SUB{n:05d}xxxxxx="
-        connect(connection_id, f"u{n}")
-        record = services.store().get_connection(connection_id)
-        assert record is not None
-        services.store().subscribe(record, "room:big")
+    subscribed(n_subscribers, "room:big")
 
     ddb_calls.clear()
     event = load_event("connect")
