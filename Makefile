@@ -143,3 +143,8 @@ $(B3_RUNTIME)/.stamp: layers/switchboard/requirements.txt layers/crypto/requirem
 .PHONY: bench
 bench: $(VENV)/.stamp $(B3_RUNTIME)/.stamp ## B1-B5: engine vs boto3 vs the floor, cold starts, DynamoDB calls, gateway fan-out; writes bench/results.json and docs/benchmarks.md (ARGS=--quick for a short run)
 	$(PY) -m bench.run $(ARGS)
+
+# ---------------------------------------------------------------- cost per message (issue 17)
+.PHONY: cost
+cost: $(VENV)/.stamp ## monthly bills of three workloads from B4's counted calls and bench/prices.json; writes docs/cost.md and docs/cost.svg
+	$(PY) -m bench.cost $(ARGS)

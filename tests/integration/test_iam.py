@@ -274,12 +274,12 @@ def test_a_missing_grant_is_caught() -> None:
         {
             "TransactItems": [
                 {"Update": {"TableName": tables["SubscriptionsTable"]}},
-                {"ConditionCheck": {"TableName": tables["ChannelsTable"]}},
+                {"ConditionCheck": {"TableName": tables["HistoryTable"]}},
             ]
         },
     )
     assert needs == {
         ("dynamodb:UpdateItem", "SubscriptionsTable"),
-        ("dynamodb:ConditionCheckItem", "ChannelsTable"),
+        ("dynamodb:ConditionCheckItem", "HistoryTable"),
     }
     assert ("dynamodb:UpdateItem", "SubscriptionsTable") not in granted_to("ConnectFunction")

@@ -133,8 +133,20 @@ export interface Subscription {
 
 export interface PublishAck {
   channel: string;
+  /** The message's `seq`; `undefined` for a publish sent with `{ack: false}`. */
   seq: number | undefined;
-  ack: Ack;
+  /** The server's ack; `undefined` for a publish sent with `{ack: false}`. */
+  ack: Ack | undefined;
+}
+
+export interface PublishOptions {
+  /**
+   * `false`: the server sends no ack (one API Gateway message less per publish). The promise
+   * then resolves once the frame is written to the socket, without `seq`; an error the server
+   * still answers (`rate_limited`, `forbidden`, ...) arrives as an `error` event instead of a
+   * rejection, and a socket that closes before the frame reached the server loses it silently.
+   */
+  ack?: boolean;
 }
 
 /** The events `client.on()` reports. */
@@ -435,10 +447,12 @@ export class SwitchboardClient {
    * `seq`); rejects with `ServerError`, `TimeoutError`, `ConnectionLostError` (the socket closed
    * first: the message may or may not have gone out), `QueueFullError` or `ClientClosedError`.
    * While disconnected, publishes wait in a bounded queue and go out, in order, on connect.
+   * `{ack: false}` asks for no ack (see `PublishOptions`).
    */
-  publish(channel: string, data: unknown): Promise<PublishAck> {
+  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishAck> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
-    return this.request((connection) => this.sendPublish(connection, channel, data));
+    const wantsAck = options.ack !== false;
+    return this.request((connection) => this.sendPublish(connection, channel, data, wantsAck));
   }
 
   /**
@@ -898,8 +912,21 @@ export class SwitchboardClient {
     for (const id of [...connection.pending]) this.finish(id)?.reject(error);
   }
 
-  private sendPublish(connection: Connection, channel: string, data: unknown): Promise<PublishAck> {
+  private sendPublish(
+    connection: Connection,
+    channel: string,
+    data: unknown,
+    wantsAck: boolean,
+  ): Promise<PublishAck> {
     const frame: ClientFrame = { action: "publish", channel, data, id: this.nextId() };
+    if (!wantsAck) {
+      try {
+        connection.socket.send(JSON.stringify({ ...frame, ack: false } satisfies ClientFrame));
+      } catch (error) {
+        return Promise.reject(new ConnectionLostError(`could not send: ${String(error)}`));
+      }
+      return Promise.resolve({ channel, seq: undefined, ack: undefined });
+    }
     return this.send(connection, frame).then((ack) => ({
       channel,
       seq: typeof (ack as Ack).seq === "number" ? ((ack as Ack).seq as number) : undefined,

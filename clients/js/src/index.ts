@@ -23,6 +23,7 @@ export {
   type PresenceEvent,
   type PresenceListener,
   type PublishAck,
+  type PublishOptions,
   type SubscribeOptions,
   type Subscription,
 } from "./client.js";

@@ -32,6 +32,7 @@ import {
   type DirectMessage,
   type PresenceEvent,
   type PublishAck,
+  type PublishOptions,
   type SwitchboardClient,
 } from "./client.js";
 import { ConnectionLostError, type SwitchboardError } from "./errors.js";
@@ -171,10 +172,18 @@ export function useChannel<T = unknown>(
   return status;
 }
 
-/** A stable `publish(channel, data)` bound to the provider's client. */
-export function usePublish(): (channel: string, data: unknown) => Promise<PublishAck> {
+/** A stable `publish(channel, data, options?)` bound to the provider's client. */
+export function usePublish(): (
+  channel: string,
+  data: unknown,
+  options?: PublishOptions,
+) => Promise<PublishAck> {
   const client = useRealtimeClient();
-  return useCallback((channel: string, data: unknown) => client.publish(channel, data), [client]);
+  return useCallback(
+    (channel: string, data: unknown, options?: PublishOptions) =>
+      client.publish(channel, data, options),
+    [client],
+  );
 }
 
 export interface PresenceState<T = unknown> {

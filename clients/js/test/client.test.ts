@@ -329,6 +329,30 @@ describe("requests", () => {
     assert.equal((await second).seq, 8);
   });
 
+  it("publishes with {ack: false} without waiting, and reports a later error as an event", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const errors: string[] = [];
+    h.client.on("error", ({ error }) => errors.push(error instanceof ServerError ? error.code : "?"));
+    const result = await h.client.publish("room:1", { text: "a" }, { ack: false });
+    assert.deepEqual(result, { channel: "room:1", seq: undefined, ack: undefined });
+    const frame = socket.last("publish");
+    assert.deepEqual({ ...frame, id: undefined }, {
+      action: "publish",
+      channel: "room:1",
+      data: { text: "a" },
+      ack: false,
+      id: undefined,
+    });
+    socket.receive({ type: "error", id: frame.id, code: "rate_limited", message: "slow down" });
+    assert.deepEqual(errors, ["rate_limited"]);
+    const acked = h.client.publish("room:1", 2, { ack: true });
+    const second = socket.last("publish");
+    assert.equal("ack" in second, false);
+    socket.ack(second, { seq: 9 });
+    assert.equal((await acked).seq, 9);
+  });
+
   it("rejects with the server's error code", async () => {
     const h = harness();
     const socket = await connected(h);
