@@ -53,7 +53,7 @@ template-check: $(VENV)/.stamp .tools/checkov/.stamp ## cfn-lint and checkov on 
 sam-build: .tools/sam/.stamp ## sam build of the whole application (no Docker, no AWS account)
 	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir .aws-sam/build --cached --parallel
 
-pytest: $(VENV)/.stamp ## the Python test suite with coverage (>= 90%, enforced)
+pytest: $(VENV)/.stamp .tools/sam/.stamp ## the Python test suite with coverage (>= 90%, enforced; tests/deploy runs .tools/sam's SAM translator)
 	$(PY) -m pytest
 
 test: lint typecheck template-check sam-build pytest js-test browser-test ## everything CI runs
