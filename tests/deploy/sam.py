@@ -23,14 +23,6 @@ SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK = "switchboard"
-# What the translator is given for the pseudo parameters (tests/deploy/translate.py).
-PSEUDO = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT,
-    "AWS::Partition": "aws",
-    "AWS::StackName": STACK,
-    "AWS::URLSuffix": "amazonaws.com",
-}
 EXTRA_VARIANTS: dict[str, dict[str, str]] = {
     "secrets-manager": {"TokenSecretParameter": "", "TokenSecretId": "switchboard/dev/ws-secret"},
     "jwks": {
@@ -126,3 +118,21 @@ def deployed(variant: str = "defaults") -> dict[str, Any]:
         if "Condition" not in resource or resolver.condition(resource["Condition"])
     }
     return {**template, "Resources": resources}
+
+
+def main() -> None:
+    """Write each variant's transformed template to the directory named on the command
+    line, for ``make template-check`` (cfn-lint and checkov read them there)."""
+    import sys
+    from pathlib import Path
+
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.json"):
+        stale.unlink()
+    for variant, template in transformed_all().items():
+        (out / f"{variant.replace(':', '-')}.json").write_text(json.dumps(template, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
 Reads ``{"name": {"Param": "value", ...}, ...}`` as JSON on stdin and prints
 ``{"name": <the transformed CloudFormation template>, ...}``: what CloudFormation's
 ``AWS::Serverless-2016-10-31`` transform makes of the template with those parameters
-(the defaults for the rest) in us-east-1 of account 123456789012. Local ``CodeUri`` and
+(the defaults for the rest) in us-east-1. Local ``CodeUri`` and
 ``ContentUri`` become ``s3://`` locations first, as ``sam package`` makes them; no
 managed policy is named by the template, so no IAM call is made.
 """
@@ -24,13 +24,10 @@ from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.transform import transform
 
 ROOT = Path(__file__).resolve().parents[2]
-PSEUDO = {
-    "AWS::Region": "us-east-1",
-    "AWS::AccountId": "123456789012",
-    "AWS::Partition": "aws",
-    "AWS::StackName": "switchboard",
-    "AWS::URLSuffix": "amazonaws.com",
-}
+# What CloudFormation's hosted transform knows besides the parameters: the region and its
+# partition (the pseudo parameters SAM's translator itself adds); the stack name and the
+# account stay references, resolved by CloudFormation.
+PSEUDO = {"AWS::Region": "us-east-1", "AWS::Partition": "aws"}
 
 
 class NoManagedPolicies:
