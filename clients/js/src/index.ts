@@ -30,6 +30,7 @@ export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js
 export {
   ClientClosedError,
   ConnectionLostError,
+  HandshakeError,
   InvalidChannelError,
   QueueFullError,
   ServerError,
