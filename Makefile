@@ -47,14 +47,18 @@ lint: $(VENV)/.stamp ## ruff lint and format check
 typecheck: $(VENV)/.stamp ## mypy --strict on the layer and the functions
 	$(VENV)/bin/mypy
 
-template-check: $(VENV)/.stamp .tools/checkov/.stamp ## cfn-lint and checkov on template.yaml
+REHEARSAL := .aws-sam/rehearsal
+template-check: $(VENV)/.stamp .tools/sam/.stamp .tools/checkov/.stamp ## cfn-lint and checkov on template.yaml and on the SAM translator's output of it (each samconfig env, ...)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV) -f template.yaml --framework cloudformation --skip-download --quiet --compact
+	$(PY) -m tests.deploy.sam $(REHEARSAL)
+	$(VENV)/bin/cfn-lint $(REHEARSAL)/*.json
+	$(CHECKOV) -d $(REHEARSAL) --framework cloudformation --skip-download --quiet --compact
 
 sam-build: .tools/sam/.stamp ## sam build of the whole application (no Docker, no AWS account)
 	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir .aws-sam/build --cached --parallel
 
-pytest: $(VENV)/.stamp ## the Python test suite with coverage (>= 90%, enforced)
+pytest: $(VENV)/.stamp .tools/sam/.stamp ## the Python test suite with coverage (>= 90%, enforced; tests/deploy runs .tools/sam's SAM translator)
 	$(PY) -m pytest
 
 test: lint typecheck template-check sam-build pytest js-test browser-test ## everything CI runs
