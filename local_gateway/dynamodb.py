@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -44,13 +45,19 @@ def create_tables(endpoint: str, tables: Iterable[TableSpec]) -> None:
 
 
 @contextlib.contextmanager
-def embedded_moto() -> Iterator[str]:
-    """moto's server in this process on a free port of 127.0.0.1: its endpoint URL."""
+def embedded_moto(wrap: Callable[[Any], Any] | None = None) -> Iterator[str]:
+    """moto's server in this process on a free port of 127.0.0.1: its endpoint URL.
+
+    ``wrap`` takes moto's WSGI application and returns the one served (fault injection)."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per call
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    if wrap is not None:
+        wsgi = server._server  # werkzeug's server: each request reads its .app
+        assert wsgi is not None
+        wsgi.app = wrap(wsgi.app)
     try:
         host, port = server.get_host_and_port()
         yield f"http://{host}:{port}"
