@@ -258,3 +258,82 @@ def test_going_live_never_recreates_a_subscription_deleted_meanwhile(
     assert store.go_live(BOB, "room:g", 1, check=True) is True
     [live] = SubscriptionModel.query("room:g")
     assert (live.pending, live.live_from, live.ttl) == (None, 1, record.expires_at)
+
+
+# Found by the soak (make soak): a resume that raced a publish answered recovered: false
+# although nothing was lost, so the client raised a needless reset.
+
+
+def test_a_publish_getting_in_before_a_caught_up_resume_goes_live_is_replayed(
+    two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = services.store()
+    send_frame(BOB, {"action": "publish", "channel": "room:seam", "data": "seen"})
+    epoch = frames(two, BOB)[-1]["epoch"]
+    connect(ALICE_2, "alice")
+    original = store.subscribe
+    raced: list[int] = []
+
+    def subscribe_then_race(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        if not raced:  # another publisher gets in while the subscription is not live yet
+            raced.append(1)
+            send_frame(BOB, {"action": "publish", "channel": "room:seam", "data": "raced"})
+
+    monkeypatch.setattr(store, "subscribe", subscribe_then_race)
+    send_frame(
+        ALICE_2,
+        {"action": "subscribe", "channel": "room:seam", "since": 1, "epoch": epoch, "id": "r"},
+    )
+    got = frames(two, ALICE_2)
+    assert [(f["type"], f.get("seq")) for f in got] == [("message", 2), ("ack", 2)]
+    assert got[0]["data"] == "raced"
+    assert got[1]["recovered"] is True
+
+
+def test_a_resume_waits_for_a_publish_in_flight_instead_of_giving_up(
+    two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    store = services.store()
+    send_frame(BOB, {"action": "publish", "channel": "room:fly", "data": "seen"})
+    epoch = frames(two, BOB)[-1]["epoch"]
+    position = store.next_seq("room:fly")  # a publish took seq 2 and is still writing it
+    frame = json.dumps({"type": "message", "channel": "room:fly", "data": "slow", "seq": 2})
+    polls: list[float] = []
+
+    def history_lands(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) == 3:  # its history write lands (throttled writes are retried)
+            store.append_history("room:fly", position.seq, frame, 2**40, cap=1000)
+
+    monkeypatch.setattr(realtime, "sleep", history_lands)
+    connect(ALICE_2, "alice")
+    send_frame(
+        ALICE_2,
+        {"action": "subscribe", "channel": "room:fly", "since": 1, "epoch": epoch, "id": "r"},
+    )
+    got = frames(two, ALICE_2)
+    assert [(f["type"], f.get("seq")) for f in got] == [("message", 2), ("ack", 2)]
+    assert got[1]["recovered"] is True
+    assert len(polls) == 3
+
+
+def test_a_seq_never_written_ends_the_wait_with_recovered_false(
+    two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from switchboard import realtime as realtime_module
+
+    realtime = services.realtime(MANAGEMENT_ENDPOINT)
+    store = services.store()
+    send_frame(BOB, {"action": "publish", "channel": "room:hole", "data": "seen"})
+    store.next_seq("room:hole")  # a publish took seq 2 and died before keeping it
+    send_frame(BOB, {"action": "publish", "channel": "room:hole", "data": "after"})
+    polls: list[float] = []
+    monkeypatch.setattr(realtime, "sleep", polls.append)
+    connect(ALICE_2, "alice")
+    send_frame(ALICE_2, {"action": "subscribe", "channel": "room:hole", "since": 1, "id": "r"})
+    assert messages(two, ALICE_2) == []  # never partial
+    ack = frames(two, ALICE_2)[-1]
+    assert (ack["recovered"], ack["seq"]) == (False, 3)
+    assert polls == [realtime_module.TAIL_RETRY_SECONDS] * realtime_module.TAIL_RETRIES

@@ -32,8 +32,11 @@ from switchboard.store import ConnectionRecord, DeletedConnection, Store
 logger = logging.getLogger(__name__)
 
 GO_LIVE_ATTEMPTS = 20
-TAIL_RETRIES = 5
-TAIL_RETRY_SECONDS = 0.02
+# A message whose seq was given out but not written yet (a publish in flight, slower under
+# DynamoDB throttling) is waited for, up to this many polls in one recovery, before the
+# recovery gives up (recovered: false).
+TAIL_RETRIES = 20
+TAIL_RETRY_SECONDS = 0.05
 
 Send = Callable[[str, bytes], None]
 
@@ -78,6 +81,19 @@ class Subscribed:
         if self.recovered is not None:
             fields["recovered"] = self.recovered
         return fields
+
+
+@dataclass
+class _Waits:
+    """How many more polls one recovery may spend waiting for publishes in flight."""
+
+    left: int
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
 
 
 @dataclass
@@ -189,9 +205,11 @@ class Realtime:
             return None
         if since > position.seq or position.seq - since > self.settings.replay_limit:
             return None
-        if since == position.seq:
-            return None  # nothing missed: a plain subscribe answers recovered
-        missed = self._kept_between(channel, since, position.seq)
+        # Nothing missed (since == seq) goes the same way: a publish that gets in before the
+        # subscription is live is replayed, not left to a plain subscribe that would answer
+        # recovered: false for a message the client is about to receive.
+        waits = _Waits(TAIL_RETRIES)
+        missed = self._kept_between(channel, since, position.seq, waits)
         if missed is None:
             return None
         self.store.subscribe(connection, channel, pending=True)
@@ -203,7 +221,7 @@ class Realtime:
                 if self.store.go_live(connection_id, channel, replayed_through, check=True):
                     break
                 top = self.store.channel_position(channel).seq
-                more = self._kept_between(channel, replayed_through, top) or []
+                more = self._kept_between(channel, replayed_through, top, waits) or []
                 replayed_through = self._replay(connection_id, more, replayed_through)
             else:
                 # Publishes kept racing: go live unconditionally and send what came
@@ -211,7 +229,7 @@ class Realtime:
                 logger.warning("recovery raced publishes; at-least-once at the seam")
                 self.store.go_live(connection_id, channel, replayed_through, check=False)
                 top = self.store.channel_position(channel).seq
-                more = self._kept_between(channel, replayed_through, top) or []
+                more = self._kept_between(channel, replayed_through, top, waits) or []
                 replayed_through = self._replay(connection_id, more, replayed_through)
         except ConnectionGoneError:
             self.forget(connection_id)
@@ -229,26 +247,28 @@ class Realtime:
             replayed=replayed_through - since,
         )
 
-    def _kept_between(self, channel: str, after: int, through: int) -> list[tuple[int, str]] | None:
+    def _kept_between(
+        self, channel: str, after: int, through: int, waits: _Waits
+    ) -> list[tuple[int, str]] | None:
         """Every kept message in ``(after, through]`` in order, or ``None`` if any is gone.
 
-        A message whose seq was given out but not yet written (a publish in flight)
-        is waited for briefly; one missing at the head was evicted or expired.
+        A missing message may be a publish in flight (its seq given out, its history not
+        written yet; with concurrent publishers not necessarily the last one): it is waited
+        for while ``waits`` lasts. One that fell out of the count cap is gone at once.
         """
         wanted = through - after
         if wanted <= 0:
             return []
-        for attempt in range(TAIL_RETRIES + 1):
+        while True:
             now = int(self.clock())
             kept = self.store.history_after(channel, after, wanted, now)
             seqs = [seq for seq, _frame in kept]
-            if seqs == list(range(after + 1, after + 1 + len(seqs))) and len(seqs) == wanted:
+            if seqs == list(range(after + 1, through + 1)):
                 return kept
-            head_missing = not seqs or seqs[0] != after + 1
-            if head_missing or attempt == TAIL_RETRIES:
+            evicted = after + 1 <= through - self.settings.history_size
+            if evicted or not waits.take():
                 return None
             self.sleep(TAIL_RETRY_SECONDS)
-        return None  # pragma: no cover - the loop always returns
 
     def _replay(self, connection_id: str, frames: list[tuple[int, str]], through: int) -> int:
         for seq, frame in frames:
