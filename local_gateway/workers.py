@@ -54,13 +54,16 @@ class _Worker:
     generation: int
     log_task: asyncio.Task[None]
     ready: bool = False
+    killed: bool = False
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None
+        # A killed worker is dead before the child is reaped: never reuse it.
+        return not self.killed and self.process.returncode is None
 
     def kill(self) -> None:
         if self.alive:
+            self.killed = True
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
 
