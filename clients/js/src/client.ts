@@ -628,8 +628,7 @@ export class SwitchboardClient {
   }
 
   private handleClose(connection: Connection, code: number, reason: string): void {
-    connection.socket.onopen = connection.socket.onmessage = null;
-    connection.socket.onclose = connection.socket.onerror = null;
+    detach(connection.socket);
     this.clearTimers(connection);
     this.failPending(
       connection,
@@ -671,7 +670,7 @@ export class SwitchboardClient {
   /** Treat `connection` as dead at once (without waiting for a close handshake). */
   private drop(connection: Connection, reason: string): void {
     const socket = connection.socket;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    detach(socket);
     try {
       socket.close(CLOSE_DEAD, reason);
     } catch {
@@ -683,7 +682,7 @@ export class SwitchboardClient {
   /** Close a socket that is no longer wanted, failing what it still carries with `error`. */
   private discard(connection: Connection, code: number, reason: string, error: Error): void {
     const socket = connection.socket;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    detach(socket);
     connection.retiring = false;
     this.clearTimers(connection);
     this.failPending(connection, error);
@@ -1097,6 +1096,14 @@ export class SwitchboardClient {
       });
     }
   }
+}
+
+/** Stop listening to a socket about to be closed. `onerror` becomes a no-op, not null: the `ws`
+ * package reports closing a socket that is still connecting as an "error" event, which ends a
+ * Node process when nothing listens to it. */
+function detach(socket: SocketLike): void {
+  socket.onopen = socket.onmessage = socket.onclose = null;
+  socket.onerror = () => {};
 }
 
 function isUnauthorized(error: unknown): boolean {
