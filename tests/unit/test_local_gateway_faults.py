@@ -21,17 +21,17 @@ from local_gateway.workers import FunctionPool, InvocationError
 
 def test_the_syntax_reads_rates_seconds_functions_and_a_seed() -> None:
     settings = parse_faults(
-        " post_429=0.05, post_delay=1.5 ,kill=0.01,functions=DefaultFunction|ConnectFunction,seed=7,"
+        " post_429=0.05, post_delay=1.5 ,kill=0.01,functions=DefaultFunction|Other,seed=7,"
     )
     assert settings == FaultSettings(
         post_429=0.05,
         post_delay=1.5,
         kill=0.01,
-        functions=("DefaultFunction", "ConnectFunction"),
+        functions=("DefaultFunction", "Other"),
         seed=7,
     )
     assert settings.enabled
-    assert settings.describe() == "post_429=0.05,kill=0.01,functions=DefaultFunction|ConnectFunction"
+    assert settings.describe() == "post_429=0.05,kill=0.01,functions=DefaultFunction|Other"
     assert not FaultSettings().enabled
     assert not Faults().active
 
