@@ -202,6 +202,8 @@ interface Channel {
   confirmed: boolean;
   /** The id of a subscribe request in flight. */
   inFlight: string | null;
+  /** Subscribes of this channel that timed out in a row (their retries back off). */
+  timeouts: number;
 }
 
 /** A publish (or a presence/history read) waiting for a connection. */
@@ -371,6 +373,7 @@ export class SwitchboardClient {
         waiters: [],
         confirmed: false,
         inFlight: null,
+        timeouts: 0,
       };
       if (since !== undefined) entry.cursor.resumeFrom(since, epoch);
       this.channels.set(channel, entry);
@@ -926,6 +929,7 @@ export class SwitchboardClient {
     if (this.channels.get(channel.name) !== channel) return; // unsubscribed meanwhile
     if (channel.inFlight === id) channel.inFlight = null;
     channel.confirmed = true;
+    channel.timeouts = 0;
     const update = channel.cursor.acknowledge(ack, sent);
     this.deliver(channel, update.deliver);
     if (update.reset) this.emitReset(channel);
@@ -963,10 +967,17 @@ export class SwitchboardClient {
       if (channel.handlers.size > 0) this.emit("error", { error: failure, channel: channel.name });
       return;
     }
-    // Timed out with handlers still attached: ask again while this socket is current.
-    if (connection === this.current && this.isOpen() && channel.inFlight === null) {
-      void this.sendSubscribe(channel, connection);
-    }
+    // Timed out with handlers still attached: ask again while this socket is current, after a
+    // backoff. A slow server still has the first one queued; asking again at once only adds
+    // to its queue (hundreds of clients doing so kept the soak's gateway from ever catching up).
+    const delay = backoffDelay(channel.timeouts, this.platform!.random, this.backoff);
+    channel.timeouts += 1;
+    this.addTimer(connection, delay, () => {
+      if (this.channels.get(channel.name) !== channel) return;
+      if (connection === this.current && this.isOpen() && channel.inFlight === null) {
+        void this.sendSubscribe(channel, connection);
+      }
+    });
   }
 
   /** The channel's history could not be followed: the app must reload its state. */
