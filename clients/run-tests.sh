@@ -24,6 +24,12 @@ step "clients/js: build (tsc)"
 step "clients/js: unit tests (node --test)"
 (cd "$root/clients/js" && npm test --silent)
 
+# The short form of `make soak`: the built client in Node against the local gateway with faults
+# injected (tens of seconds); fails on any message lost or duplicated.
+step "soak (short): faults injected, the client must lose and duplicate nothing"
+"$root/.venv/bin/python" -m soak --duration 12 --subscribers 60 --small-channels 2 --threshold 40 \
+  --publish-interval-ms 600 --drop-every-ms 400 --settle 40 --seed 12
+
 # The example installs the client as a copy of its packed files (install-links), so it must
 # be built first; npm ci then takes the fresh dist/.
 step "examples/nextjs: npm ci"

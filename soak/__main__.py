@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import io
 import json
+import logging
 import random
 import shutil
 import socket
@@ -71,13 +72,8 @@ def _plan(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
     big = [f"soak:big-{n}" for n in range(args.big_channels)]
     small = [f"soak:small-{n}" for n in range(args.small_channels)]
     subscribers = []
-    for n in range(args.subscribers):
-        channels = []
-        if big:
-            channels.append(big[n % len(big)])
-        if small:
-            channels.append(small[(n // max(1, len(big))) % len(small)])
-        subscribers.append(channels)
+    for n in range(args.subscribers):  # every big channel, and one small one
+        subscribers.append(big + ([small[n % len(small)]] if small else []))
     channels = big + small
     interval = args.publish_interval_ms
 
@@ -116,6 +112,8 @@ async def _soak(args: argparse.Namespace, out: TextIO) -> int:
     with contextlib.redirect_stdout(log):
         gateway = asyncio.create_task(run(settings, stop, faults))
         await asyncio.wait_for(log.ready.wait(), 120)
+    # moto's own errors under concurrency (a 500 that botocore retries): not for the console
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     config = {
         **_plan(args, rng),
         "url": f"ws://127.0.0.1:{port}",
@@ -125,7 +123,8 @@ async def _soak(args: argparse.Namespace, out: TextIO) -> int:
         "duration": args.duration,
         "dropEveryMs": args.drop_every_ms,
         "restartShare": 0.25,
-        "requestTimeoutMs": 8000,
+        "requestTimeoutMs": 15000,
+        "wave": 25,
         "settleSeconds": args.settle,
         "result": str(workdir / "record.json"),
     }
@@ -242,8 +241,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threshold", type=int, default=100, help="FANOUT_QUEUE_THRESHOLD")
     parser.add_argument("--ws-publishers", type=int, default=4)
     parser.add_argument("--http-publishers", type=int, default=2)
-    parser.add_argument("--publish-interval-ms", type=int, default=100, help="per publisher")
-    parser.add_argument("--drop-every-ms", type=int, default=250, help="one subscriber dropped")
+    parser.add_argument("--publish-interval-ms", type=int, default=1500, help="per publisher")
+    parser.add_argument("--drop-every-ms", type=int, default=1000, help="one subscriber dropped")
     parser.add_argument("--faults", default=DEFAULT_FAULTS, help="the FAULTS syntax")
     parser.add_argument("--workers", type=int, default=6, help="workers per function")
     parser.add_argument("--visibility-timeout", type=int, default=5, help="SQS, seconds")

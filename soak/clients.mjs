@@ -203,10 +203,15 @@ const lines = createInterface({ input: process.stdin });
 const commands = lines[Symbol.asyncIterator]();
 const next = async () => (await commands.next()).value;
 
-const subscribers = config.subscribers.map((channels, index) => new Subscriber(index, channels));
-await Promise.all(subscribers.map((subscriber) => Promise.all(Object.keys(subscriber.records).map(async (name) => {
-  while (subscriber.records[name].start === null) await sleep(20);
-}))));
+// Subscribers come in waves (as users arrive), each wave subscribed before the next connects.
+const subscribers = [];
+for (let index = 0; index < config.subscribers.length; index += 1) {
+  subscribers.push(new Subscriber(index, config.subscribers[index]));
+  if (subscribers.length % config.wave === 0 || index === config.subscribers.length - 1) {
+    const wave = subscribers.slice(-config.wave);
+    while (!wave.every((s) => Object.values(s.records).every((r) => r.start !== null))) await sleep(20);
+  }
+}
 say({ phase: "ready", subscribers: subscribers.length });
 
 await next(); // "start"
