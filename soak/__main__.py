@@ -144,6 +144,8 @@ async def _soak(args: argparse.Namespace, out: TextIO) -> int:
     )
     assert node.stdin is not None
     assert node.stdout is not None
+    # A gateway that stops (Ctrl-C, SIGTERM) takes the clients with it.
+    gateway.add_done_callback(lambda _task: node.returncode is None and node.kill())
     started = time.monotonic()
     try:
         async with asyncio.timeout(args.duration + args.settle + 180):
@@ -235,17 +237,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The soak's command line."""
     parser = argparse.ArgumentParser(prog="python -m soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of publishing")
-    parser.add_argument("--subscribers", type=int, default=300)
+    parser.add_argument("--subscribers", type=int, default=200)
     parser.add_argument("--big-channels", type=int, default=2, help="fanned out through SQS")
     parser.add_argument("--small-channels", type=int, default=4, help="fanned out inline")
     parser.add_argument("--threshold", type=int, default=100, help="FANOUT_QUEUE_THRESHOLD")
     parser.add_argument("--ws-publishers", type=int, default=4)
     parser.add_argument("--http-publishers", type=int, default=2)
-    parser.add_argument("--publish-interval-ms", type=int, default=1500, help="per publisher")
-    parser.add_argument("--drop-every-ms", type=int, default=1000, help="one subscriber dropped")
+    parser.add_argument("--publish-interval-ms", type=int, default=2000, help="per publisher")
+    parser.add_argument("--drop-every-ms", type=int, default=1500, help="one subscriber dropped")
     parser.add_argument("--faults", default=DEFAULT_FAULTS, help="the FAULTS syntax")
     parser.add_argument("--workers", type=int, default=6, help="workers per function")
-    parser.add_argument("--visibility-timeout", type=int, default=5, help="SQS, seconds")
+    parser.add_argument("--visibility-timeout", type=int, default=30, help="SQS, seconds")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to catch up")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--min-deliveries", type=int, default=0)

@@ -120,17 +120,21 @@ def test_rates_are_drawn_at_about_their_value() -> None:
     assert 140 <= faults.counts["post_500"] <= 260
 
 
+def _local(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+    )
+
+
 def test_dynamodb_faults_reach_botocore_as_the_modeled_errors_and_are_retried() -> None:
     faults = Faults(FaultSettings(dynamodb_throttle=1.0))
     with embedded_moto(faults.wsgi) as endpoint:
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
-        )
+        client = _local("dynamodb", endpoint)
         with pytest.raises(ClientError) as raised:
             client.list_tables()
         assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
@@ -144,13 +148,7 @@ def test_dynamodb_faults_reach_botocore_as_the_modeled_errors_and_are_retried() 
         assert client.list_tables()["TableNames"] == []
         # SQS on the same endpoint is never faulted
         faults.active = True
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        sqs = _local("sqs", endpoint)
         assert "QueueUrl" in sqs.create_queue(QueueName="untouched")
 
 
