@@ -245,3 +245,31 @@ def test_sqs_redelivery_keeps_a_non_empty_part_of_the_batch() -> None:
     assert faults.deletable([]) == []
     faults.active = False
     assert faults.deletable(records) == records
+
+
+def test_the_embedded_dynamodb_gives_out_each_counter_value_once_under_concurrency() -> None:
+    """Found by the soak: moto's threaded server let two publishes take the same seq."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with embedded_moto() as endpoint:
+        client = _local("dynamodb", endpoint)
+        client.create_table(
+            TableName="counters",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+        def take(_n: int) -> int:
+            answer = client.update_item(
+                TableName="counters",
+                Key={"id": {"S": "c"}},
+                UpdateExpression="ADD seq :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+            return int(answer["Attributes"]["seq"]["N"])
+
+        with ThreadPoolExecutor(16) as pool:
+            taken = list(pool.map(take, range(400)))
+    assert sorted(taken) == list(range(1, 401))
