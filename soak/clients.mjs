@@ -236,11 +236,13 @@ await next(); // "fence": the faults are off now
 const fencer = wsClients[0];
 const fences = {};
 for (const name of config.channels) {
-  for (;;) {
+  // A WebSocket publish that timed out may still have gone out: each attempt is its own message.
+  for (let attempt = 0; ; attempt += 1) {
+    const key = `fence-${name}-${attempt}`;
     try {
-      const ack = await fencer.publish(name, { k: `fence-${name}` });
+      const ack = await fencer.publish(name, { k: key });
       fences[name] = ack.seq;
-      published.push([name, ack.seq, `fence-${name}`]);
+      published.push([name, ack.seq, key]);
       break;
     } catch {
       await sleep(100);
