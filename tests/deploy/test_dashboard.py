@@ -14,6 +14,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from html import escape
 from typing import Any
 
 import pytest
@@ -121,7 +122,8 @@ def test_the_body_is_json_after_substitution_with_the_stacks_own_variables(
     body, _ = dashboard(variant)
     assert len(body["widgets"]) >= 8
     for widget in body["widgets"]:
-        assert 0 <= widget["x"] and widget["x"] + widget["width"] <= 24, widget
+        assert widget["x"] >= 0, widget
+        assert widget["x"] + widget["width"] <= 24, widget
         if widget["type"] == "metric":
             assert widget["properties"]["region"] == sam.REGION
 
@@ -277,3 +279,19 @@ def test_every_alarm_notifies_what_the_dead_letter_alarm_does(
     assert set(alarms) == {"FanoutDeadLetterAlarm", "HandlerErrorRateAlarm"}
     for alarm in alarms.values():
         assert alarm["Properties"].get("AlarmActions") == actions
+
+
+# ---------------------------------------------------------------- the picture in the docs
+
+
+def test_the_picture_in_the_docs_is_drawn_from_the_templates_dashboard() -> None:
+    from scripts import dashboard_picture
+
+    body = dashboard_picture.sample_body()
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert titles == [w["properties"]["title"] for w in dashboard()[0]["widgets"]]
+    picture = dashboard_picture.OUT.read_text()
+    assert picture == dashboard_picture.render(body), "run make dashboard-picture"
+    for title in titles:
+        assert f">{escape(title)}</text>" in picture
+    assert "](dashboard.svg)" in (ROOT / "docs" / "operations.md").read_text()

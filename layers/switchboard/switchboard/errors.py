@@ -26,9 +26,9 @@ class Refusal(StrEnum):
     """Why ``$connect`` refused a handshake: the ``reason`` dimension of the ``Refused``
     metric, a handful of values so that the dashboard can list every one."""
 
-    MISSING_TOKEN = "missing_token"
+    MISSING_TOKEN = "missing_token"  # noqa: S105 (a reason, not a secret)
     EXPIRED = "expired"
-    INVALID_TOKEN = "invalid_token"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105
     ORIGIN = "origin"
     REPLAYED = "replayed"
     MISCONFIGURED = "misconfigured"
