@@ -46,7 +46,13 @@ def sample_body() -> dict[str, Any]:
     """The dashboard body with made-up names in place of the stack's variables."""
     resources = _read_yaml(ROOT / "template.yaml")["Resources"]
     text = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    names = {"AWS::Region": "us-east-1", "StageName": "prod", "WebSocketApi": "a1b2c3d4e5"}
+    names = {
+        "AWS::Region": "us-east-1",
+        "AWS::Partition": "aws",
+        "AWS::AccountId": "123456789012",
+        "StageName": "prod",
+        "WebSocketApi": "a1b2c3d4e5",
+    }
     body: dict[str, Any] = json.loads(
         re.sub(r"\$\{([^}]+)\}", lambda m: names.get(m[1], f"switchboard-{m[1]}"), text)
     )
@@ -155,7 +161,7 @@ def alarm_widget(widget: dict[str, Any]) -> list[str]:
     """The alarm status list (the sample's incident has put the dead-letter alarm on)."""
     x0, y0, _, _, out = _panel(widget)
     for index, arn in enumerate(widget["properties"]["alarms"]):
-        name = arn.split("-", 1)[1].removesuffix(".Arn")
+        name = arn.rpartition(":alarm:")[2].removeprefix("switchboard-")
         firing = "DeadLetter" in name
         y = y0 + 56 + 44 * index
         colour, state = ("#d13212", "In alarm") if firing else ("#1d8102", "OK")

@@ -28,7 +28,12 @@ from tests.deploy import sam
 from tests.deploy.test_template import of_type
 
 AWS_METRICS = json.loads((ROOT / "tests/aws_artefacts/cloudwatch_metrics.json").read_text())
-PSEUDO = {"AWS::Region": sam.REGION, "AWS::StackName": sam.STACK, "AWS::AccountId": sam.ACCOUNT}
+PSEUDO = {
+    "AWS::Region": sam.REGION,
+    "AWS::StackName": sam.STACK,
+    "AWS::AccountId": sam.ACCOUNT,
+    "AWS::Partition": "aws",
+}
 VARIANTS = list(sam.variants())
 Metric = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, name, dimensions
 
@@ -42,8 +47,8 @@ def sample_value(template: dict[str, Any], variable: str, params: dict[str, Any]
         return str(params[variable])
     name, _, attribute = variable.partition(".")
     kind = template["Resources"][name]["Type"]  # a KeyError: not a resource of the stack
-    if attribute == "Arn" and kind == "AWS::CloudWatch::Alarm":
-        return f"arn:aws:cloudwatch:{sam.REGION}:{sam.ACCOUNT}:alarm:{sam.STACK}-{name}-A1B2C3"
+    if not attribute and kind == "AWS::CloudWatch::Alarm":
+        return f"{sam.STACK}-{name}-A1B2C3"
     if attribute == "QueueName" and kind == "AWS::SQS::Queue":
         return f"{sam.STACK}-{name}-Q1W2E3R4"
     if not attribute and kind == "AWS::Lambda::Function":
@@ -236,9 +241,12 @@ def test_refusals_are_drawn_for_every_reason_and_fan_out_for_every_outcome() -> 
 def test_the_alarm_widget_shows_the_stacks_alarms() -> None:
     body, samples = dashboard()
     [widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
-    shown = {samples[arn] for arn in widget["properties"]["alarms"]}
     alarms = of_type(sam.deployed(), "AWS::CloudWatch::Alarm")
-    assert shown == {f"{name}.Arn" for name in alarms}
+    prefix = f"arn:aws:cloudwatch:{sam.REGION}:{sam.ACCOUNT}:alarm:"
+    assert sorted(widget["properties"]["alarms"]) == sorted(
+        prefix + sample for sample, variable in samples.items() if variable in alarms
+    )
+    assert {samples[a.removeprefix(prefix)] for a in widget["properties"]["alarms"]} == set(alarms)
 
 
 # ---------------------------------------------------------------- the error-rate alarm
