@@ -152,6 +152,11 @@ $(B3_RUNTIME)/.stamp: layers/switchboard/requirements.txt layers/crypto/requirem
 bench: $(VENV)/.stamp $(B3_RUNTIME)/.stamp ## B1-B5: engine vs boto3 vs the floor, cold starts, DynamoDB calls, gateway fan-out; writes bench/results.json and docs/benchmarks.md (ARGS=--quick for a short run)
 	$(PY) -m bench.run $(ARGS)
 
+# ---------------------------------------------------------------- the dashboard's picture
+.PHONY: dashboard-picture
+dashboard-picture: $(VENV)/.stamp ## draw docs/dashboard.svg: the template's CloudWatch dashboard with sample data (no AWS)
+	$(PY) -m scripts.dashboard_picture
+
 # ---------------------------------------------------------------- cost per message (issue 17)
 .PHONY: cost
 cost: $(VENV)/.stamp ## monthly bills of three workloads from B4's counted calls and bench/prices.json; writes docs/cost.md and docs/cost.svg

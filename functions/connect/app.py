@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import services
 from switchboard.lifecycle import Handshake
-from switchboard.telemetry import metrics
+from switchboard.telemetry import metrics, record_handshake
 from switchboard.tracing import handler_tracer
 
 logger = Logger()
@@ -41,7 +41,5 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
     if result.identity is not None:
         logger.append_keys(user_id=result.identity.user_id)
         logger.info("connected")
-    metrics.add_metric(
-        name="Connected" if result.status == 200 else "Refused", unit="Count", value=1
-    )
+    record_handshake(result)
     return result.as_response()

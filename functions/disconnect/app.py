@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEven
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import services
-from switchboard.telemetry import metrics
+from switchboard.telemetry import metrics, record_disconnect
 from switchboard.tracing import handler_tracer
 
 logger = Logger()
@@ -39,5 +39,5 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
             "subscriptions": len(deleted.subscriptions),
         },
     )
-    metrics.add_metric(name="Disconnected", unit="Count", value=1)
+    record_disconnect()
     return {"statusCode": 200}

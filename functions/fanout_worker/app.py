@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import services
-from switchboard.telemetry import metrics
+from switchboard.telemetry import metrics, record_batch
 
 logger = Logger()
 copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
@@ -33,11 +33,7 @@ def record_handler(record: SQSRecord) -> None:
     """Deliver one queued batch; raising reports this record alone as failed."""
     report = services.batch_worker().handle(record.body)
     logger.info("batch delivered", extra=report.as_dict())
-    metrics.add_metric(name="Delivered", unit="Count", value=report.delivered)
-    metrics.add_metric(name="Pruned", unit="Count", value=report.pruned)
-    metrics.add_metric(name="DeliveryFailed", unit="Count", value=report.failed)
-    metrics.add_metric(name="DeliveryRetries", unit="Count", value=report.retries)
-    metrics.add_metric(name="Requeued", unit="Count", value=report.queued)
+    record_batch(report)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

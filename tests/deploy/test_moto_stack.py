@@ -10,7 +10,9 @@ are resolved by a CloudFormation implementation rather than read by our tests:
   ``@connections`` grants, the Lambda permissions, the outputs) still resolves.
 - ``AWS::CloudWatch::Alarm`` and ``AWS::SNS::Subscription``: moto's CloudFormation accepts
   them without creating anything (it warns); the alarm's actions and the e-mail
-  subscription are checked on the transformed template (tests/deploy/test_template.py).
+  subscription are checked on the transformed template (tests/deploy/test_template.py and
+  test_dashboard.py). The dashboard is created: its body is read back as moto's
+  ``Fn::Sub`` wrote it.
 - Conditions are decided before (tests/deploy/sam.py ``deployed``): moto leaves an
   ``AWS::NoValue`` in a role's ``Policies`` list, which CloudFormation drops.
 """
@@ -30,6 +32,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from switchboard.errors import Refusal
 from tests.deploy import sam
 
 STACK = "switchboard"
@@ -228,6 +231,30 @@ def test_the_outputs_resolve_to_the_stage_of_the_environment(stack: Stack) -> No
         stack.outputs["WebSocketUrl"] == f"wss://{api}.execute-api.us-east-1.amazonaws.com/{stage}"
     )
     assert stack.outputs["ConnectionsTableName"] == stack.physical["ConnectionsTable"]
+
+
+def test_the_dashboard_is_json_with_the_stacks_names_as_cloudformation_substitutes_them(
+    stack: Stack,
+) -> None:
+    [name] = [stack.physical[n] for n in stack.of_type("AWS::CloudWatch::Dashboard")]
+    assert name == f"{STACK}-us-east-1"
+    text = boto3.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"]
+    dimensions: dict[str, set[str]] = {}
+    for widget in json.loads(text)["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            words = [w for w in line if isinstance(w, str)]
+            for key, value in zip(words[2::2], words[3::2], strict=True):
+                dimensions.setdefault(key, set()).add(value)
+    functions = {stack.physical[n] for n in stack.of_type("AWS::Lambda::Function")}
+    queues = {stack.physical[n].rsplit("/", 1)[1] for n in stack.of_type("AWS::SQS::Queue")}
+    assert dimensions == {
+        "ApiId": {API_IDS["WebSocketApi"]},
+        "Stage": {stack.params["StageName"]},
+        "FunctionName": functions,
+        "QueueName": queues,
+        "service": {"switchboard"},
+        "reason": {r.value for r in Refusal},
+    }
 
 
 def test_alarm_email_creates_the_stacks_topic(stack: Stack) -> None:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from functions.connect import app
 from switchboard import services
 from switchboard.auth import TokenVerifier
-from switchboard.errors import ConfigurationError, UnauthorizedError
+from switchboard.errors import ConfigurationError, Refusal, UnauthorizedError
 from switchboard.lifecycle import Handshake
 from switchboard.store import ConnectionModel
 from tests.conftest import CONNECTED_AT_MS, SECRET, load_event, make_token
@@ -268,6 +268,7 @@ def test_a_short_secret_in_ssm_fails_each_handshake_with_500_and_says_why(
         parameters.clear_caches()
         services.reset()
     assert result.status == 500
+    assert result.refusal == "misconfigured"
     [record] = [r for r in caplog.records if r.getMessage() == "handshake failed: misconfigured"]
     assert "at least 32 bytes" in record.reason  # type: ignore[attr-defined]
     assert "short-secret" not in caplog.text
@@ -299,3 +300,85 @@ def test_verifier_reports_the_reason() -> None:
     with pytest.raises(UnauthorizedError, match="expired"):
         verifier.verify(make_token("alice", ttl=-600))
     assert verifier.verify(make_token(None, userId=42)).user_id == "42"
+
+
+# ---------------------------------------------------------------- the metrics it emits
+
+
+def emf_documents(out: str) -> list[dict[str, Any]]:
+    """The CloudWatch EMF documents among a handler's stdout lines (the log lines are
+    JSON too, without ``_aws``)."""
+    docs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [doc for doc in docs if "_aws" in doc]
+
+
+def counted(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, str], float]]:
+    """(metric name, dimensions, total) of every metric in ``docs`` (a document holds a
+    list of values for a metric added more than once, a number otherwise)."""
+    out = []
+    for doc in docs:
+        [directive] = doc["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "Switchboard"
+        [dimension_names] = directive["Dimensions"]
+        dimensions = {name: doc[name] for name in dimension_names}
+        for metric in directive["Metrics"]:
+            value = doc[metric["Name"]]
+            out.append(
+                (metric["Name"], dimensions, sum(value) if isinstance(value, list) else value)
+            )
+    return out
+
+
+def test_an_accepted_handshake_counts_connected(
+    aws: None, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert connect(make_token("alice"), ctx=lambda_context)["statusCode"] == 200
+    assert counted(emf_documents(capsys.readouterr().out)) == [
+        ("Connected", {"service": "switchboard"}, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("token", "origin", "reason"),
+    [
+        pytest.param(None, "https://myapp.vercel.app", Refusal.MISSING_TOKEN, id="missing"),
+        pytest.param(make_token("alice", ttl=-600), None, Refusal.EXPIRED, id="expired"),
+        pytest.param(
+            make_token("alice", secret="w" * 32), None, Refusal.INVALID_TOKEN, id="bad-signature"
+        ),
+        pytest.param("not-a-jwt", None, Refusal.INVALID_TOKEN, id="malformed"),
+        pytest.param(make_token("alice"), "https://evil.example", Refusal.ORIGIN, id="origin"),
+    ],
+)
+def test_a_refused_handshake_counts_refused_under_its_reason(
+    aws: None,
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    token: str | None,
+    origin: str | None,
+    reason: Refusal,
+) -> None:
+    monkeypatch.setenv("ALLOWED_ORIGINS", "https://myapp.vercel.app")
+    services.reset()
+    services.store()
+    capsys.readouterr()
+    result = connect(token, origin=origin, ctx=lambda_context)
+    assert result["statusCode"] == (403 if reason is Refusal.ORIGIN else 401)
+    assert counted(emf_documents(capsys.readouterr().out)) == [
+        ("Refused", {"service": "switchboard", "reason": reason.value}, 1)
+    ]
+
+
+def test_a_replayed_token_counts_refused_as_replayed(
+    aws: None, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = make_token("alice", jti="count-me-twice")
+    capsys.readouterr()
+    connect(token, ctx=lambda_context)
+    connect(token, ctx=lambda_context)
+    assert counted(emf_documents(capsys.readouterr().out)) == [
+        ("Connected", {"service": "switchboard"}, 1),
+        ("Refused", {"service": "switchboard", "reason": "replayed"}, 1),
+    ]

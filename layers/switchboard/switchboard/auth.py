@@ -18,7 +18,12 @@ from jwt.algorithms import has_crypto
 
 from switchboard.channels import parse_capabilities
 from switchboard.config import MIN_SECRET_BYTES, Settings
-from switchboard.errors import ConfigurationError, ForbiddenOriginError, UnauthorizedError
+from switchboard.errors import (
+    ConfigurationError,
+    ForbiddenOriginError,
+    Refusal,
+    UnauthorizedError,
+)
 
 SUBPROTOCOL = "switchboard"
 MAX_TOKEN_LENGTH = 4096
@@ -117,7 +122,7 @@ class TokenVerifier:
     def verify_with_claims(self, token: str | None) -> tuple[Identity, dict[str, Any]]:
         """Like :meth:`verify`, also returning every verified claim."""
         if not token:
-            raise UnauthorizedError("missing token")
+            raise UnauthorizedError("missing token", refusal=Refusal.MISSING_TOKEN)
         if len(token) > MAX_TOKEN_LENGTH:
             raise UnauthorizedError("token too long")
         if not _COMPACT_JWS.fullmatch(token):
@@ -135,7 +140,7 @@ class TokenVerifier:
                 options=options,  # type: ignore[arg-type]
             )
         except jwt.ExpiredSignatureError:
-            raise UnauthorizedError("token expired") from None
+            raise UnauthorizedError("token expired", refusal=Refusal.EXPIRED) from None
         except jwt.ImmatureSignatureError:
             raise UnauthorizedError("token not yet valid") from None
         except jwt.InvalidAudienceError:

@@ -19,6 +19,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Refusal(StrEnum):
+    """Why ``$connect`` refused a handshake: the ``reason`` dimension of the ``Refused``
+    metric, a handful of values so that the dashboard can list every one."""
+
+    MISSING_TOKEN = "missing_token"  # noqa: S105 (a reason, not a secret)
+    EXPIRED = "expired"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105
+    ORIGIN = "origin"
+    REPLAYED = "replayed"
+    MISCONFIGURED = "misconfigured"
+
 
 class SwitchboardError(Exception):
     """Base class of every error Switchboard raises on purpose."""
@@ -32,10 +46,13 @@ class AuthError(SwitchboardError):
     """``$connect`` refuses the handshake with :attr:`status`."""
 
     status = 401
+    refusal = Refusal.INVALID_TOKEN
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, refusal: Refusal | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        if refusal is not None:
+            self.refusal = refusal
 
 
 class UnauthorizedError(AuthError):
@@ -48,12 +65,14 @@ class ForbiddenOriginError(AuthError):
     """The request's Origin is not in the allowlist."""
 
     status = 403
+    refusal = Refusal.ORIGIN
 
 
 class TokenReplayedError(AuthError):
     """A single-use token (with ``jti``) was presented a second time."""
 
     status = 403
+    refusal = Refusal.REPLAYED
 
 
 class ProtocolError(SwitchboardError):

@@ -10,7 +10,7 @@ from typing import Any
 
 from switchboard.auth import Identity, TokenVerifier, check_origin, find_token
 from switchboard.config import Settings
-from switchboard.errors import AuthError, ConfigurationError, TokenReplayedError
+from switchboard.errors import AuthError, ConfigurationError, Refusal, TokenReplayedError
 from switchboard.store import (
     CONNECTION_LIFETIME_SECONDS,
     TTL_MARGIN_SECONDS,
@@ -41,6 +41,7 @@ class HandshakeResult:
     headers: dict[str, str]
     reason: str
     identity: Identity | None = None
+    refusal: Refusal | None = None  # why it was refused, for the ``Refused`` metric
 
     def as_response(self) -> dict[str, Any]:
         """The Lambda proxy response API Gateway expects."""
@@ -79,12 +80,19 @@ class Connector:
                 raise TokenReplayedError("token already used")
         except AuthError as exc:
             logger.info("handshake refused", extra={"status": exc.status, "reason": exc.reason})
-            return HandshakeResult(status=exc.status, headers={}, reason=exc.reason)
+            return HandshakeResult(
+                status=exc.status, headers={}, reason=exc.reason, refusal=exc.refusal
+            )
         except ConfigurationError as exc:
             # e.g. the secret in SSM or Secrets Manager is too short: every handshake fails
             # until it is fixed, so say exactly why (never the secret itself)
             logger.error("handshake failed: misconfigured", extra={"reason": str(exc)})
-            return HandshakeResult(status=500, headers={}, reason="Internal Server Error")
+            return HandshakeResult(
+                status=500,
+                headers={},
+                reason="Internal Server Error",
+                refusal=Refusal.MISCONFIGURED,
+            )
         connected_at_s = handshake.connected_at_ms // 1000
         self.store.put_connection(
             ConnectionRecord(

@@ -1,24 +1,81 @@
-"""Metrics (CloudWatch EMF, namespace ``Switchboard``) shared by the handlers."""
+"""Metrics (CloudWatch EMF, namespace ``Switchboard``) shared by the handlers.
+
+Every metric the handlers emit is named here, once: the template's dashboard shows them
+by these names (tests/deploy/test_dashboard.py reads them from this module's output).
+Each carries the ``service`` dimension Powertools adds from ``POWERTOOLS_SERVICE_NAME``;
+``Refused`` also carries ``reason`` (a :class:`~switchboard.errors.Refusal` value).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from switchboard.fanout import FanoutReport
+
+if TYPE_CHECKING:  # the publish and fan-out functions need not import the handshake
+    from switchboard.lifecycle import HandshakeResult
 
 NAMESPACE = "Switchboard"
 metrics = Metrics(namespace=NAMESPACE)
 logger = logging.getLogger(__name__)
 
+CONNECTED = "Connected"
+REFUSED = "Refused"
+DISCONNECTED = "Disconnected"
+PUBLISHED = "Published"
+DELIVERED = "Delivered"
+PRUNED = "Pruned"
+DELIVERY_FAILED = "DeliveryFailed"
+DELIVERY_RETRIES = "DeliveryRetries"
+QUEUED = "Queued"  # recipients a publish handed to the fan-out queue
+REQUEUED = "Requeued"  # recipients the fan-out worker put back on the queue
+REASON_DIMENSION = "reason"
+
+
+def _record_delivery(report: FanoutReport) -> None:
+    metrics.add_metric(name=DELIVERED, unit=MetricUnit.Count, value=report.delivered)
+    metrics.add_metric(name=PRUNED, unit=MetricUnit.Count, value=report.pruned)
+    metrics.add_metric(name=DELIVERY_FAILED, unit=MetricUnit.Count, value=report.failed)
+    metrics.add_metric(name=DELIVERY_RETRIES, unit=MetricUnit.Count, value=report.retries)
+
 
 def record_publish(channel: str, report: FanoutReport) -> None:
     """Log a publish's delivery report and emit it as metrics."""
     logger.info("published", extra={"channel": channel, **report.as_dict()})
-    metrics.add_metric(name="Published", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Delivered", unit=MetricUnit.Count, value=report.delivered)
-    metrics.add_metric(name="Pruned", unit=MetricUnit.Count, value=report.pruned)
-    metrics.add_metric(name="DeliveryFailed", unit=MetricUnit.Count, value=report.failed)
-    metrics.add_metric(name="DeliveryRetries", unit=MetricUnit.Count, value=report.retries)
+    metrics.add_metric(name=PUBLISHED, unit=MetricUnit.Count, value=1)
+    _record_delivery(report)
+    metrics.add_metric(name=QUEUED, unit=MetricUnit.Count, value=report.queued)
+
+
+def record_batch(report: FanoutReport) -> None:
+    """Emit what the fan-out worker did with one queued batch."""
+    _record_delivery(report)
+    metrics.add_metric(name=REQUEUED, unit=MetricUnit.Count, value=report.queued)
+
+
+def record_handshake(result: HandshakeResult) -> None:
+    """Count an accepted handshake, or a refused one under its reason.
+
+    A refusal is written at once as its own EMF document, so that its ``reason``
+    dimension is not added to the other metrics of the invocation.
+    """
+    if result.refusal is None:
+        metrics.add_metric(name=CONNECTED, unit=MetricUnit.Count, value=1)
+        return
+    with single_metric(
+        name=REFUSED,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name=REASON_DIMENSION, value=result.refusal.value)
+
+
+def record_disconnect() -> None:
+    """Count a ``$disconnect``."""
+    metrics.add_metric(name=DISCONNECTED, unit=MetricUnit.Count, value=1)
