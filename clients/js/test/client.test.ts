@@ -513,7 +513,7 @@ describe("subscriptions and recovery", () => {
     assert.equal(socket.frames("subscribe").length, 1);
     await h.clock.advance(1);
     assert.equal(socket.frames("subscribe").length, 2);
-    await h.clock.advance(1000 + 399); // times out again: the ceiling doubles (800 ms)
+    await h.clock.advance(1000 + 599); // times out again: the ceiling doubles (800 ms), equal jitter: 600 ms
     assert.equal(socket.frames("subscribe").length, 2);
     await h.clock.advance(1);
     assert.equal(socket.frames("subscribe").length, 3);
