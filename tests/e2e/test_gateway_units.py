@@ -207,3 +207,9 @@ def test_with_a_jwks_url_the_token_checking_functions_get_the_crypto_layer(
     crypto = tmp_path / "layers" / "crypto"
     with_crypto = {name for name, spec in app.functions.items() if crypto in spec.layer_dirs}
     assert with_crypto == {"ConnectFunction", "PublishFunction"}
+
+
+def test_route_selection_survives_any_nesting() -> None:
+    """A body nested 100,000 levels deep is not JSON that routes: it goes to $default."""
+    deep = '{"action":"join","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert select_websocket_route("$request.body.action", deep, {"join", "$default"}) == "$default"
