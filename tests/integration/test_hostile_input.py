@@ -73,9 +73,7 @@ def reply(management: ManagementApiFake) -> dict[str, Any]:
             "nested deeper than 32 levels",
             id="nested-33",
         ),
-        pytest.param(
-            '{"action":"publish","channel":"room","data":1e400}', "overflows", id="1e400"
-        ),
+        pytest.param('{"action":"publish","channel":"room","data":1e400}', "overflows", id="1e400"),
         pytest.param(
             '{"action":"publish","channel":"room","data":-1e400}', "overflows", id="-1e400"
         ),
@@ -250,7 +248,9 @@ def _signed(payload: str) -> str:
 
     from tests.conftest import SECRET
 
-    signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{_b64(payload.encode())}"
+    signing_input = (
+        f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{_b64(payload.encode())}"
+    )
     signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(signature)}"
 

@@ -25,7 +25,11 @@ def test_parse_a_frame() -> None:
         pytest.param('{"action": ""}', "'action'", id="empty-action"),
         pytest.param('{"action": "ping", "id": ["x"]}', "'id'", id="id-list"),
         pytest.param(json.dumps({"action": "ping", "id": "x" * 129}), "'id'", id="id-too-long"),
-        pytest.param('{"action": "publish", "data": Infinity}', "not valid JSON", id="infinity"),
+        pytest.param(
+            '{"action": "publish", "data": Infinity}',
+            "Infinity is not a JSON number",
+            id="infinity",
+        ),
     ],
 )
 def test_bad_frames(body: str | None, message: str) -> None:
