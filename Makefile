@@ -113,6 +113,10 @@ conformance: $(VENV)/.stamp $(AUTOBAHN)/.stamp ## Autobahn cases 1-7, 10 vs the 
 bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one publish to all; prints the numbers (ARGS=--threshold 1001 for inline delivery)
 	$(PY) -m bench.gateway_fanout $(ARGS)
 
+.PHONY: fuzz
+fuzz: $(VENV)/.stamp ## hostile input through the local gateway: 10,000 frames, bodies, tokens; then checks it works and logged no traceback (ARGS=--frames N ...)
+	$(PY) -m fuzz.run $(ARGS)
+
 e2e: $(VENV)/.stamp ## the local gateway's end-to-end tests alone (no coverage)
 	$(PY) -m pytest -m e2e --no-cov tests/e2e
 

@@ -3,9 +3,6 @@ not JSON at all, as an attacker would write it."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import math
 import time
@@ -13,6 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from fuzz.hostile import HS256, sign_raw
 from tests.conftest import SECRET
 
 SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff", "\ud83d"]
@@ -104,22 +102,13 @@ frames = st.one_of(
 
 
 # ---------------------------------------------------------------- tokens
-HEADER = '{"alg":"HS256","typ":"JWT"}'
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+HEADER = HS256
 
 
 def signed(header: str, payload: str) -> str:
     """An HS256 token over exactly this header and payload text (strict or not), signed
     with the tests' secret."""
-    header_b64, payload_b64 = (
-        _b64(part.encode("utf-8", "surrogatepass")) for part in (header, payload)
-    )
-    signing_input = f"{header_b64}.{payload_b64}"
-    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
+    return sign_raw(SECRET, header, payload)
 
 
 _FUTURE = st.integers(int(time.time()) + 60, int(time.time()) + 10**6)

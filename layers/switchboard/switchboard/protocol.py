@@ -119,6 +119,7 @@ def parse_json(text: str | bytes, what: str = "frame") -> Any:
     return value
 
 
+_LENIENT = json.JSONDecoder()  # for peek_id only: any JSON, to find an id worth echoing
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
@@ -131,17 +132,21 @@ def encode(frame: Any) -> bytes:
 def peek_id(body: str | None) -> str | None:
     """Best-effort ``id`` of a frame that failed to parse, so its error can carry it.
 
-    Parsed as strictly as the frame: an ``id`` the reply could not carry is dropped.
+    The rest of the frame may break any rule (NaN, nesting); the ``id`` itself must be
+    one that :func:`parse_frame` accepts and the reply can carry, else it is dropped.
     """
     try:
-        value = parse_json(body or "")
-    except BadRequestError:
+        value = _LENIENT.decode(body or "")
+    except (ValueError, RecursionError):
         return None
-    if isinstance(value, dict):
-        frame_id = value.get("id")
-        if isinstance(frame_id, str) and len(frame_id) <= MAX_ID_LENGTH:
-            return frame_id
-    return None
+    frame_id = value.get("id") if isinstance(value, dict) else None
+    if not isinstance(frame_id, str) or len(frame_id) > MAX_ID_LENGTH:
+        return None
+    try:
+        frame_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the reply could not carry it
+        return None
+    return frame_id
 
 
 def parse_frame(body: str | None) -> Frame:
