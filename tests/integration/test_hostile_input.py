@@ -203,6 +203,16 @@ def test_a_body_that_is_not_utf8_is_400(me: ManagementApiFake) -> None:
     assert "UTF-8" in answer["message"]
 
 
+def test_a_body_flagged_base64_that_is_not_is_400(me: ManagementApiFake) -> None:
+    request = load_event("publish")
+    request["headers"].pop("idempotency-key", None)
+    request["headers"]["authorization"] = f"Bearer {SERVER}"
+    request["body"], request["isBase64Encoded"] = "{not base64}", True
+    response = publish_app.lambda_handler(request, CONTEXT)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["message"] == "the body is not valid base64"
+
+
 def test_a_utf8_body_sent_as_base64_is_read(me: ManagementApiFake) -> None:
     status, answer = publish('{"channel":"room","data":"é"}'.encode(), base64_encoded=True)
     assert (status, answer["seq"]) == (200, 1)
