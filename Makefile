@@ -16,7 +16,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: lock help setup test lint typecheck template-check sam-build pytest unit integration e2e dev token clean
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(PORT)/$(PORT)/g' \
+	  | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m venv .tools/uv
@@ -46,24 +47,39 @@ lint: $(VENV)/.stamp ## ruff lint and format check
 typecheck: $(VENV)/.stamp ## mypy --strict on the layer and the functions
 	$(VENV)/bin/mypy
 
-template-check: $(VENV)/.stamp .tools/checkov/.stamp ## cfn-lint and checkov on template.yaml
+REHEARSAL := .aws-sam/rehearsal
+template-check: $(VENV)/.stamp .tools/sam/.stamp .tools/checkov/.stamp ## cfn-lint and checkov on template.yaml and on the SAM translator's output of it (each samconfig env, ...)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(CHECKOV) -f template.yaml --framework cloudformation --skip-download --quiet --compact
+	$(PY) -m tests.deploy.sam $(REHEARSAL)
+	$(VENV)/bin/cfn-lint $(REHEARSAL)/*.json
+	$(CHECKOV) -d $(REHEARSAL) --framework cloudformation --skip-download --quiet --compact
 
 sam-build: .tools/sam/.stamp ## sam build of the whole application (no Docker, no AWS account)
 	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --build-dir .aws-sam/build --cached --parallel
 
-pytest: $(VENV)/.stamp ## the Python test suite with coverage (>= 90%, enforced)
+pytest: $(VENV)/.stamp .tools/sam/.stamp ## the Python test suite with coverage (>= 90%, enforced; tests/deploy runs .tools/sam's SAM translator)
 	$(PY) -m pytest
 
 test: lint typecheck template-check sam-build pytest js-test browser-test ## everything CI runs
 
 .PHONY: js-test browser-test
-js-test: ## the browser client: npm ci, build, unit tests (node --test), next build of examples/nextjs
+js-test: $(VENV)/.stamp ## the JS packages (clients/js, clients/server): npm ci, build, tests (node --test), next build of examples/nextjs
 	clients/run-tests.sh
 
 browser-test: $(VENV)/.stamp ## the demo page in headless Chromium against the local gateway (installs Debian's chromium if missing)
 	clients/browser-tests/run.sh
+
+PACKAGES := clients/packages
+.PHONY: packages
+packages: ## build and npm pack @switchboard/client and @switchboard/server into clients/packages/ (then, in your app: npm install <path>/clients/packages/*.tgz)
+	@command -v npm >/dev/null || { echo "make packages: needs Node.js 20 and npm" >&2; exit 1; }
+	mkdir -p $(PACKAGES)
+	for package in js server; do \
+	  (cd clients/$$package && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build \
+	    && npm pack --silent --pack-destination ../packages) || exit 1; \
+	done
+	@ls -1 $(PACKAGES)/*.tgz
 
 # The demo page that make dev serves at / loads the built browser client.
 CLIENT_DIST := clients/js/dist/index.js
@@ -74,10 +90,10 @@ $(CLIENT_DIST): clients/js/package.json clients/js/package-lock.json clients/js/
 		echo "make dev: npm not found: the WebSocket API runs, the demo page needs Node.js 20 to build the client"; \
 	fi
 
-dev: $(VENV)/.stamp $(CLIENT_DIST) ## the local gateway: ws://localhost:$(PORT), the demo page at http://localhost:$(PORT)/
+dev: $(VENV)/.stamp $(CLIENT_DIST) ## the local gateway: ws://localhost:$(PORT), the demo page at http://localhost:$(PORT)/ (PORT=... changes it)
 	PORT=$(PORT) $(PY) -m local_gateway
 
-token: $(VENV)/.stamp ## a development token: make token USER=alice [CHANNELS='room:*'] [SCOPE=publish]
+token: $(VENV)/.stamp ## a development token: make token USER=alice [CHANNELS='room:* user:alice'] [SCOPE=publish]
 	@$(PY) -m local_gateway.token --user "$(or $(USER_ID),$(USER))" $(if $(CHANNELS),--channels '$(CHANNELS)') $(if $(SCOPE),--scope '$(SCOPE)')
 
 clean: ## remove build output and environments
@@ -120,10 +136,6 @@ fuzz: $(VENV)/.stamp ## hostile input through the local gateway: 10,000 frames, 
 e2e: $(VENV)/.stamp ## the local gateway's end-to-end tests alone (no coverage)
 	$(PY) -m pytest -m e2e --no-cov tests/e2e
 
-.PHONY: bench
-bench: $(VENV)/.stamp $(B3_RUNTIME)/.stamp ## B1-B5: engine vs boto3 vs the floor, cold starts, DynamoDB calls, gateway fan-out; writes bench/results.json and docs/benchmarks.md (ARGS=--quick for a short run)
-	$(PY) -m bench.run $(ARGS)
-
 # B3's Lambda-like runtime: a bare Python 3.13 and each layer's pinned packages in its own
 # directory, as sam build would install them (for this machine's platform).
 B3_RUNTIME := .tools/b3-runtime
@@ -135,3 +147,12 @@ $(B3_RUNTIME)/.stamp: layers/switchboard/requirements.txt layers/crypto/requirem
 	    --target $(B3_RUNTIME)/$$layer -r layers/$$layer/requirements.txt || exit 1; \
 	done
 	touch $@
+
+.PHONY: bench
+bench: $(VENV)/.stamp $(B3_RUNTIME)/.stamp ## B1-B5: engine vs boto3 vs the floor, cold starts, DynamoDB calls, gateway fan-out; writes bench/results.json and docs/benchmarks.md (ARGS=--quick for a short run)
+	$(PY) -m bench.run $(ARGS)
+
+# ---------------------------------------------------------------- cost per message (issue 17)
+.PHONY: cost
+cost: $(VENV)/.stamp ## monthly bills of three workloads from B4's counted calls and bench/prices.json; writes docs/cost.md and docs/cost.svg
+	$(PY) -m bench.cost $(ARGS)

@@ -12,7 +12,9 @@ B3  cold initialisation of each handler (import, and the objects its first event
     fresh processes laid out as on Lambda (function code, library, the layers' pinned
     packages, a bare Python), against ``import boto3`` plus one client; peak RSS. Tracing
     off. Rows with JwksUrl set add the crypto layer.
-B4  DynamoDB calls for connect, subscribe, publish to N subscribers and disconnect (moto).
+B4  every billed call of each operation (moto): DynamoDB calls with their write and read
+    units, API Gateway messages, Lambda invocations, SQS requests; against the counts of the
+    code before issue 17 (``bench/b4_before.json``).
 B5  through the local gateway, one publish to 1,000 connected subscribers, both engines.
 
 Loopback only and bounded (fixed counts, time limits). Writes ``bench/results.json`` and
@@ -405,8 +407,8 @@ def b3(runs: int) -> dict[str, Any]:
 
 
 def b4(subscribers: int) -> dict[str, Any]:
-    """DynamoDB calls per operation, counted with moto (a child process)."""
-    progress("B4: DynamoDB calls")
+    """Billed calls per operation, counted with moto (a child process)."""
+    progress("B4: billed calls")
     out = subprocess.run(
         [sys.executable, "-m", "bench.dynamodb_calls", "--subscribers", str(subscribers)],
         cwd=ROOT,
@@ -456,6 +458,45 @@ def b5(connections: int, publishes: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ report
+
+
+def b4_table(b: dict[str, Any]) -> list[str]:
+    """B4's table: each operation's billed calls, now and before issue 17."""
+    before_path = ROOT / "bench" / "b4_before.json"
+    before = json.loads(before_path.read_text())["operations"] if before_path.exists() else {}
+    lines = [
+        f"### B4: billed calls per operation (moto, counted), {b['subscribers']} subscribers",
+        "",
+        "DynamoDB calls and their write/read request units (from the sizes of the items "
+        "touched, by AWS's rules), API Gateway messages in/out, Lambda invocations (the "
+        "fan-out worker's included), SQS requests. `before`: the same counter on the code "
+        "before issue 17 (`bench/b4_before.json`); there, a publish past the channel's first "
+        "`HistorySize` messages also evicted the oldest (one WRU more in its `BatchWriteItem`), "
+        "which B4's young channel does not show.",
+        "",
+        "| operation | DynamoDB calls | WRU | RRU | messages in / out | Lambda | SQS | "
+        "before: calls, WRU, RRU, out |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, row in b["operations"].items():
+        old = before.get(name)
+        was = (
+            f"{old['calls']}, {old['wru']:g}, {old['rru']:g}, {old['apigw_messages_out']}"
+            if old
+            else "-"
+        )
+        lines.append(
+            f"| {name} | {row['calls']} | {row['wru']:g} | {row['rru']:g} | "
+            f"{row['apigw_messages_in']} / {row['apigw_messages_out']} | "
+            f"{row['lambda_invocations']} | {row['sqs_requests']} | {was} |"
+        )
+    lines += ["", "Calls of the publish rows, in order:", ""]
+    for name, row in b["operations"].items():
+        if name.startswith("publish"):
+            calls = ", ".join(f"{c['call']} {c['table']}" for c in row["dynamodb"])
+            lines.append(f"- {name}: {calls}")
+    lines.append("")
+    return lines
 
 
 def bar(value: float, scale: float, width: int = 40) -> str:
@@ -545,16 +586,7 @@ def report(results: dict[str, Any]) -> str:
             "",
         ]
     if "b4" in results:
-        b = results["b4"]
-        lines += [
-            f"### B4: DynamoDB calls (moto, counted), publish to {b['subscribers']} subscribers",
-            "",
-            "| operation | calls | which |",
-            "| --- | ---: | --- |",
-        ]
-        for name, calls in b["operations"].items():
-            lines.append(f"| {name} | {len(calls)} | {', '.join(calls)} |")
-        lines.append("")
+        lines += b4_table(results["b4"])
     if "b5" in results:
         b = results["b5"]
         lines += [

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The JavaScript side of `make test`: install from the lockfiles, build the client, run its unit
-# tests, and build the Next.js example. Needs only Node >= 20.9 and npm; exits non-zero on any
+# The JavaScript side of `make test`: install from the lockfiles, build and test the client
+# (@switchboard/client) and the server helper (@switchboard/server), pack both, install the
+# tarballs into a fresh project (Node ESM and TypeScript) and into a copy of the Next.js
+# example, and `next build` it. Needs only Node >= 20.9 and npm; exits non-zero on any
 # failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,21 +17,28 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-step "clients/js: npm ci"
-(cd "$root/clients/js" && npm ci --no-audit --no-fund)
+# clients/js (@switchboard/client) and clients/server (@switchboard/server, whose tests start
+# the local gateway).
+for package in js server; do
+  step "clients/$package: npm ci"
+  (cd "$root/clients/$package" && npm ci --no-audit --no-fund)
+  step "clients/$package: build (tsc)"
+  (cd "$root/clients/$package" && npm run --silent build)
+  step "clients/$package: tests (node --test)"
+  (cd "$root/clients/$package" && npm test --silent)
+done
 
-step "clients/js: build (tsc)"
-(cd "$root/clients/js" && npm run --silent build)
+# What users install: the packed tarballs, in projects outside this repository (the example's
+# build is kept in clients/.example-build for the browser tests).
+"$root/clients/build-example.sh"
+packs="$root/clients/.example-build/packs"
 
-step "clients/js: unit tests (node --test)"
-(cd "$root/clients/js" && npm test --silent)
-
-# The example installs the client as a copy of its packed files (install-links), so it must
-# be built first; npm ci then takes the fresh dist/.
-step "examples/nextjs: npm ci"
-(cd "$root/examples/nextjs" && npm ci --no-audit --no-fund)
-
-step "examples/nextjs: next build"
-(cd "$root/examples/nextjs" && npx --no-install next build)
+step "packages: install the tarballs into a fresh project; Node ESM and TypeScript"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp "$root/clients/install-check/"{package.json,package-lock.json,tsconfig.json,esm-check.mjs,types-check.ts} "$work/"
+(cd "$work" && npm ci --no-audit --no-fund \
+  && npm install --no-save --no-audit --no-fund "$packs"/switchboard-client-*.tgz "$packs"/switchboard-server-*.tgz \
+  && node esm-check.mjs && npx --no-install tsc -p tsconfig.json && echo "types-check: tsc passed")
 
 step "clients: all passed"

@@ -10,7 +10,8 @@ API Gateway's behaviour reproduced here:
 - ``$connect``: the handler's ``statusCode`` outside 2xx refuses the handshake with that
   status; ``Sec-WebSocket-Protocol`` is echoed only when the handler returns it.
 - Messages: text frames are routed by the route selection expression (fallback ``$default``);
-  a binary frame closes with 1003; a message over 128 KB closes with 1009; a handler error
+  a binary frame closes with 1003; a message over 128 KB, or a single frame over 32 KB,
+  closes with 1009 ("Message too big", as API Gateway's close frame reads); a handler error
   sends ``{"message": "Internal server error", "connectionId": .., "requestId": ..}``.
 - ``$disconnect`` runs on a client close, on ``DELETE @connections``, on the idle timeout and
   on the maximum connection duration, with the close code and reason.
@@ -46,7 +47,11 @@ from local_gateway.workers import InvocationError, Workers
 
 __all__ = ["Gateway", "LiveConnection"]
 
+# API Gateway's WebSocket quotas (tests/aws_artefacts/apigateway_quotas.json): a larger
+# message, or a larger single frame, closes the connection with 1009.
 MAX_MESSAGE = 128 * 1024
+MAX_FRAME = 32 * 1024
+TOO_BIG_REASON = "Message too big"
 SNIFF_TIMEOUT = 10.0
 IDLE_REASON = "Going away"
 
@@ -83,8 +88,19 @@ class _GatewayConnection(ServerConnection):
         self._http_reader: asyncio.StreamReader | None = None
         self._sniff_timer = self.loop.call_later(SNIFF_TIMEOUT, self._sniff_timeout)
         self.gateway.plain_transports.add(self.transport)
+        self._fail_as_api_gateway()
         self.gateway_info: events.ConnectionInfo | None = None
         self.gateway_subprotocol: str | None = None
+
+    def _fail_as_api_gateway(self) -> None:
+        """Close over a size limit with API Gateway's reason instead of websockets' text
+        (which names the sizes); every other failure is websockets' own."""
+        fail = self.protocol.fail
+
+        def fail_as_api_gateway(code: int, reason: str = "") -> None:
+            fail(code, TOO_BIG_REASON if code == CloseCode.MESSAGE_TOO_BIG else reason)
+
+        self.protocol.fail = fail_as_api_gateway  # type: ignore[method-assign]
 
     def _sniff_timeout(self) -> None:
         if self._mode is None:
@@ -203,7 +219,7 @@ class Gateway:
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
             compression=None,
-            max_size=MAX_MESSAGE,
+            max_size=(MAX_MESSAGE, MAX_FRAME),  # websockets: (message, fragment)
             ping_interval=None,
             open_timeout=None,
             close_timeout=5,

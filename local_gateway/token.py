@@ -41,17 +41,30 @@ def sign_token(
 
 
 def split_channels(text: str | None) -> list[str] | None:
-    """``"room:*, lobby"`` -> ``["room:*", "lobby"]``; None or blank -> None (any channel)."""
+    """``"room:*, lobby"`` or ``"room:* lobby"`` -> ``["room:*", "lobby"]``; None or blank -> None
+    (any channel). Commas and whitespace both separate patterns (a pattern holds neither)."""
     if not text:
         return None
-    return [part.strip() for part in text.split(",") if part.strip()] or None
+    return text.replace(",", " ").split() or None
+
+
+def user_id(text: str) -> str:
+    """An argparse type: a non-blank user id (a token with ``sub: ""`` is refused with 401)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "the user is empty: make token USER=alice (or --user alice); "
+            "$connect refuses a token without a user with 401"
+        )
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Print a token."""
     parser = argparse.ArgumentParser(prog="python -m local_gateway.token", description=__doc__)
-    parser.add_argument("--user", required=True, help="the token's sub claim")
-    parser.add_argument("--channels", help="comma-separated channel patterns, e.g. 'room:*'")
+    parser.add_argument("--user", required=True, type=user_id, help="the token's sub claim")
+    parser.add_argument(
+        "--channels", help="channel patterns, separated by commas or spaces: 'room:* user:alice'"
+    )
     parser.add_argument("--ttl", type=float, default=3600, help="seconds (default: 3600)")
     parser.add_argument("--scope", help="e.g. publish, for server-side POST /publish")
     parser.add_argument("--single-use", action="store_true", help="add a jti claim")

@@ -42,7 +42,6 @@ os.environ.update(
         "DELIVERY_ENGINE": "boto3",
         "CONNECTIONS_TABLE": "connections",
         "SUBSCRIPTIONS_TABLE": "subscriptions",
-        "CHANNELS_TABLE": "channels",
         "HISTORY_TABLE": "history",
         "PRESENCE_TABLE": "presence",
         "IDEMPOTENCY_TABLE": "idempotency",
@@ -236,6 +235,21 @@ def connect(connection_id: str, user: str = "alice", **claims: Any) -> None:
         )
     )
     assert result.status == 200
+
+
+def subscribed(n: int, *channels: str, prefix: str = "SUB") -> list[str]:
+    """Open ``n`` connections (users ``u0``...) and subscribe each to ``channels`` through
+    the store (no frames, no replies); returns their ids."""
+    from switchboard import services
+
+    ids = [f"{prefix}{i:05d}".ljust(15, "x") + "=" for i in range(n)]
+    for i, connection_id in enumerate(ids):
+        connect(connection_id, f"u{i}")
+        record = services.store().get_connection(connection_id)
+        assert record is not None
+        for channel in channels:
+            services.store().subscribe(record, channel)
+    return ids
 
 
 def send_frame(connection_id: str, body: Any, ctx: Any = CONTEXT) -> None:

@@ -46,6 +46,7 @@ class ManagementState:
         self.attempts: Counter[str] = Counter()
         self.deleted: list[str] = []
         self.headers: list[dict[str, str]] = []
+        self.request_lines: list[tuple[str, str]] = []  # (method, path as sent)
         self.record = True
         self.requests = 0
         self.connections = 0
@@ -58,6 +59,7 @@ class ManagementState:
         self.requests += 1
         if self.record:
             self.headers.append(headers)
+            self.request_lines.append((method, path))
         found = PATH.match(path)
         if found is None:
             return _error(404 if "@connections" not in path else 403, "ForbiddenException")

@@ -5,7 +5,8 @@
 #
 # On a fresh machine it installs what it needs: Debian's chromium when /usr/bin/chromium is
 # missing (apt-get, as root or through sudo), playwright-core from the lockfile (npm ci, no
-# browser download), and the client build (clients/js/dist). A failing test leaves screenshots
+# browser download), the client build (clients/js/dist), and the Next.js example's production
+# build from the packed tarballs (clients/build-example.sh, unless make js-test left a fresh one). A failing test leaves screenshots
 # and console logs in clients/browser-tests/test-results/.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -52,6 +53,23 @@ if [ ! -x "$root/clients/js/node_modules/.bin/tsc" ] \
   (cd "$root/clients/js" && npm ci --no-audit --no-fund)
 fi
 (cd "$root/clients/js" && npm run --silent build)
+
+# The Next.js example's production build from the packed tarballs (make js-test leaves it in
+# clients/.example-build); built here when missing or older than its sources.
+build_id="$root/clients/.example-build/nextjs/.next/BUILD_ID"
+if [ ! -f "$build_id" ] || [ -n "$(cd "$root" && find examples/nextjs clients/js/src clients/js/package.json \
+    clients/server/src clients/server/package.json \( -name node_modules -o -name .next \) -prune -o \
+    -type f -newer "$build_id" -print -quit)" ]; then
+  step "clients/server: build (tsc)"
+  if [ ! -x "$root/clients/server/node_modules/.bin/tsc" ] \
+    || [ "$root/clients/server/package-lock.json" -nt "$root/clients/server/node_modules/.package-lock.json" ]; then
+    (cd "$root/clients/server" && npm ci --no-audit --no-fund)
+  fi
+  (cd "$root/clients/server" && npm run --silent build)
+  "$root/clients/build-example.sh"
+else
+  step "examples/nextjs: the build in clients/.example-build is up to date"
+fi
 
 step "clients/browser-tests: node --test"
 rm -rf "$here/test-results"

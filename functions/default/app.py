@@ -33,5 +33,6 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
         event.decoded_body,
         identified=lambda user_id: logger.append_keys(user_id=user_id),
     )
+    reply = reply or {"type": None}  # a publish with "ack": false gets no reply
     logger.info("frame", extra={"reply": reply.get("type"), "code": reply.get("code")})
     return {"statusCode": 200}

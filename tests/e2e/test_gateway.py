@@ -27,13 +27,18 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from local_gateway.settings import DEFAULT_WS_SECRET
+from tests.conftest import ROOT
 from tests.e2e.conftest import GatewayProcess
 
 pytestmark = pytest.mark.e2e
 
 CONNECTION_ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 REQUEST_TIME = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
-LIMIT = 128 * 1024
+# API Gateway's quotas, as AWS documents them (tests/aws_artefacts/apigateway_quotas.json)
+QUOTAS = json.loads((ROOT / "tests" / "aws_artefacts" / "apigateway_quotas.json").read_text())
+LIMIT = QUOTAS["message_payload_size"]
+FRAME = QUOTAS["websocket_frame_size"]
+TOO_BIG = (QUOTAS["over_the_limit_close_code"], QUOTAS["over_the_limit_close_reason"])
 
 
 def whoami(websocket: ClientConnection) -> dict[str, Any]:
@@ -182,20 +187,40 @@ def test_a_handler_exception_sends_api_gateways_internal_error(
         assert websocket.recv(timeout=10) == "still open"
 
 
-def test_a_message_of_128_kb_passes_and_one_byte_more_closes_with_1009(
+def _closed_by_gateway(websocket: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as closed:
+        websocket.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def _frames(size: int) -> list[str]:
+    """A message of ``size`` bytes in frames of at most 32 KB (as AWS asks of clients)."""
+    return ["x" * min(FRAME, size - start) for start in range(0, size, FRAME)]
+
+
+def test_a_message_of_128_kb_in_32_kb_frames_passes_and_one_byte_more_closes_with_1009(
     fixture_gateway: GatewayProcess,
 ) -> None:
     with connect(fixture_gateway.url, max_size=None) as websocket:
         connection_id = whoami(websocket)["requestContext"]["connectionId"]
-        websocket.send("x" * LIMIT)
+        websocket.send(_frames(LIMIT))  # websockets sends an iterable as fragments
         assert len(websocket.recv(timeout=10)) == LIMIT
-        websocket.send("x" * (LIMIT + 1))
-        with pytest.raises(ConnectionClosed) as closed:
-            websocket.recv(timeout=10)
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 1009
+        websocket.send(_frames(LIMIT + 1))
+        assert _closed_by_gateway(websocket) == TOO_BIG
     disconnected = fixture_gateway.record(f"disconnect-{connection_id}")
     assert disconnected["requestContext"]["disconnectStatusCode"] == 1009
+    assert disconnected["requestContext"]["disconnectReason"] == TOO_BIG[1]
+
+
+def test_a_single_frame_of_32_kb_passes_and_one_byte_more_closes_with_1009(
+    fixture_gateway: GatewayProcess,
+) -> None:
+    with connect(fixture_gateway.url, max_size=None) as websocket:
+        websocket.send("x" * FRAME)
+        assert len(websocket.recv(timeout=10)) == FRAME
+        websocket.send("x" * (FRAME + 1))  # one frame: a browser never fragments
+        assert _closed_by_gateway(websocket) == TOO_BIG
 
 
 def test_a_binary_frame_closes_with_1003(fixture_gateway: GatewayProcess) -> None:

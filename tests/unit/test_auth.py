@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -79,8 +80,9 @@ def _jwks() -> dict[str, Any]:
     return {"keys": [rsa_jwk, ec_jwk]}
 
 
-@pytest.fixture(scope="module")
-def jwks_url() -> Iterator[str]:
+@contextlib.contextmanager
+def serve_jwks() -> Iterator[str]:
+    """A JWKS of RSA_KEY ("rsa-1") and EC_KEY ("ec-1") served on 127.0.0.1: its URL."""
     body = json.dumps(_jwks()).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -96,8 +98,17 @@ def jwks_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def jwks_url() -> Iterator[str]:
+    with serve_jwks() as url:
+        yield url
 
 
 def _claims(**extra: Any) -> dict[str, Any]:

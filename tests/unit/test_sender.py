@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
+import botocore
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
@@ -81,6 +85,35 @@ def test_endpoint_is_built_from_api_region_and_stage() -> None:
         == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
     )
     assert management_endpoint("http://127.0.0.1:3001/", "abc", "x", "y") == "http://127.0.0.1:3001"
+
+
+def _partitions() -> list[dict[str, Any]]:
+    """botocore's endpoints.json (AWS's own partition data, installed with botocore)."""
+    data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
+    partitions: list[dict[str, Any]] = data["partitions"]
+    return partitions
+
+
+@pytest.mark.parametrize("partition", [pytest.param(p, id=p["partition"]) for p in _partitions()])
+def test_the_endpoint_has_the_dns_suffix_of_the_regions_partition(
+    partition: dict[str, Any],
+) -> None:
+    # every region botocore lists, and one the partition's regex admits but that is not
+    # listed yet (a region launched after this botocore)
+    regions = list(partition["regions"])
+    pattern = re.compile(partition["regionRegex"])
+    future = regions[0].rsplit("-", 1)[0] + "-9"
+    assert pattern.match(future)
+    for region in [*regions, future]:
+        assert pattern.match(region)
+        expected = f"https://abc.execute-api.{region}.{partition['dnsSuffix']}/prod"
+        assert management_endpoint(None, "abc", region, "prod") == expected, region
+
+
+def test_the_partitions_covered_are_botocores() -> None:
+    # a partition botocore adds with a DNS suffix of its own must be added to the table
+    suffixes = {p["dnsSuffix"] for p in _partitions()}
+    assert suffixes == {suffix for _, suffix in sender_module._DNS_SUFFIXES} | {"amazonaws.com"}
 
 
 def test_one_client_per_endpoint_per_container() -> None:

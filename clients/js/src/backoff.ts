@@ -1,25 +1,34 @@
-/** Reconnection delays: exponential backoff with full jitter. */
+/**
+ * Reconnection delays: a fast first retry, then exponential backoff with jitter.
+ *
+ * A socket that drops after being open is retried almost at once (attempt 0: a random delay
+ * below `baseMs`, so that many clients dropped together do not come back in lockstep). Only
+ * repeated failures back off, and then never below half the ceiling ("equal jitter"), so a
+ * server that is down sees at most one attempt per `capMs / 2` from each client, while one
+ * that comes back is found within `capMs`.
+ */
 
 export interface BackoffOptions {
-  /** The first ceiling, in milliseconds (default 500). */
+  /** The first retry's ceiling and the backoff's base, in milliseconds (default 500). */
   baseMs: number;
-  /** The largest delay, in milliseconds (default 30 000). */
+  /** The largest delay, in milliseconds (default 5 000). */
   capMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 30_000 };
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, capMs: 5_000 };
 
 /**
- * The delay before reconnection attempt number `attempt` (0 for the first retry): a uniformly
- * random value in `[0, min(cap, base * 2^attempt))`, so that many clients dropped at once do not
- * come back in lockstep ("full jitter").
+ * The delay before reconnection attempt number `attempt` (0 for the first retry): for attempt
+ * 0 a uniformly random value in `[0, base)`; after that, with `ceiling = min(cap, base *
+ * 2^attempt)`, a uniformly random value in `[ceiling / 2, ceiling)`.
  */
 export function backoffDelay(
   attempt: number,
   random: () => number,
   options: BackoffOptions = DEFAULT_BACKOFF,
 ): number {
-  const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.max(0, attempt));
   const r = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(r * ceiling);
+  if (attempt <= 0) return Math.floor(r * Math.min(options.baseMs, options.capMs));
+  const ceiling = Math.min(options.capMs, options.baseMs * 2 ** attempt);
+  return Math.floor(ceiling / 2 + (r * ceiling) / 2);
 }

@@ -10,6 +10,7 @@ import { ChannelCursor } from "./cursor.js";
 import {
   ClientClosedError,
   ConnectionLostError,
+  HandshakeError,
   InvalidChannelError,
   QueueFullError,
   ServerError,
@@ -17,7 +18,7 @@ import {
   TimeoutError,
   UnauthorizedError,
 } from "./errors.js";
-import { resolvePlatform, type Platform, type SocketLike } from "./platform.js";
+import { resolvePlatform, type Platform, type SocketLike, type TokenResponse } from "./platform.js";
 import {
   epochOf,
   isValidChannel,
@@ -56,7 +57,7 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** How long a socket may take to open (default 15 s). */
   connectTimeoutMs?: number;
-  /** Reconnection backoff (default base 500 ms, cap 30 s, full jitter). */
+  /** Reconnection delays (default: first retry within 500 ms, then backoff up to 5 s). */
   backoff?: Partial<BackoffOptions>;
   /** A connection open this long resets the backoff (default 10 s). */
   stableAfterMs?: number;
@@ -132,8 +133,20 @@ export interface Subscription {
 
 export interface PublishAck {
   channel: string;
+  /** The message's `seq`; `undefined` for a publish sent with `{ack: false}`. */
   seq: number | undefined;
-  ack: Ack;
+  /** The server's ack; `undefined` for a publish sent with `{ack: false}`. */
+  ack: Ack | undefined;
+}
+
+export interface PublishOptions {
+  /**
+   * `false`: the server sends no ack (one API Gateway message less per publish). The promise
+   * then resolves once the frame is written to the socket, without `seq`; an error the server
+   * still answers (`rate_limited`, `forbidden`, ...) arrives as an `error` event instead of a
+   * rejection, and a socket that closes before the frame reached the server loses it silently.
+   */
+  ack?: boolean;
 }
 
 /** The events `client.on()` reports. */
@@ -159,6 +172,12 @@ export interface ClientEvents {
    * the channel's history (e.g. presence) may have changed meanwhile: reload it.
    */
   subscribed: { channel: string; epoch: string | undefined; seq: number | undefined; recovered: boolean | undefined };
+  /**
+   * Why connecting fails (`error`), or `null` once a socket opens: a `HandshakeError`, a
+   * `token_failed` error carrying the token endpoint's message, or the `UnauthorizedError` that
+   * stopped the client. Reported when it changes; `client.connectionError` holds the last one.
+   */
+  connectionError: { error: SwitchboardError | null };
 }
 
 type Listener<K extends keyof ClientEvents> = (payload: ClientEvents[K]) => void;
@@ -239,6 +258,7 @@ export class SwitchboardClient {
   private readonly backoff: BackoffOptions;
   private platform: Platform | null = null;
   private currentState: ConnectionState = "idle";
+  private lastConnectionError: SwitchboardError | null = null;
   private readonly listeners = new Map<keyof ClientEvents, Set<Listener<keyof ClientEvents>>>();
   private readonly channels = new Map<string, Channel>();
   private readonly requests = new Map<string, Request>();
@@ -279,6 +299,14 @@ export class SwitchboardClient {
     return this.currentState;
   }
 
+  /**
+   * Why the last attempt to connect failed (see the `connectionError` event), `null` while
+   * connected or before the first failure. The state says what the client does about it.
+   */
+  get connectionError(): SwitchboardError | null {
+    return this.lastConnectionError;
+  }
+
   /** This client's connection id on the server (from the last `pong`), if known. */
   get connectionId(): string | undefined {
     return this.current?.connectionId;
@@ -312,6 +340,7 @@ export class SwitchboardClient {
     this.platform ??= resolvePlatform(this.options.platform);
     this.generation += 1;
     this.attempt = 0;
+    this.setConnectionError(null);
     this.listenToBrowser();
     if (!this.platform.isOnline()) {
       this.setState("offline");
@@ -418,10 +447,12 @@ export class SwitchboardClient {
    * `seq`); rejects with `ServerError`, `TimeoutError`, `ConnectionLostError` (the socket closed
    * first: the message may or may not have gone out), `QueueFullError` or `ClientClosedError`.
    * While disconnected, publishes wait in a bounded queue and go out, in order, on connect.
+   * `{ack: false}` asks for no ack (see `PublishOptions`).
    */
-  publish(channel: string, data: unknown): Promise<PublishAck> {
+  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishAck> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
-    return this.request((connection) => this.sendPublish(connection, channel, data));
+    const wantsAck = options.ack !== false;
+    return this.request((connection) => this.sendPublish(connection, channel, data, wantsAck));
   }
 
   /**
@@ -504,7 +535,9 @@ export class SwitchboardClient {
       } else if (planned) {
         this.schedulePlannedRetry();
       } else {
-        this.reportError(asSwitchboardError(error, "token_failed"));
+        const failure = asSwitchboardError(error, "token_failed");
+        this.setConnectionError(failure);
+        this.reportError(failure);
         this.scheduleReconnect();
       }
       return;
@@ -516,7 +549,9 @@ export class SwitchboardClient {
     try {
       socket = this.createSocket(platform, token);
     } catch (error) {
-      this.reportError(asSwitchboardError(error, "connect_failed"));
+      const failure = asSwitchboardError(error, "connect_failed");
+      if (!planned) this.setConnectionError(failure);
+      this.reportError(failure);
       if (planned) this.schedulePlannedRetry();
       else this.scheduleReconnect();
       return;
@@ -566,11 +601,12 @@ export class SwitchboardClient {
       cache: "no-store",
       headers: { accept: "application/json" },
     });
-    if (response.status === 401 || response.status === 403) {
-      throw new UnauthorizedError(`the token endpoint answered ${response.status}`, response.status);
-    }
     if (!response.ok) {
-      throw new SwitchboardError("token_failed", `the token endpoint answered ${response.status}`);
+      const answer = `the token endpoint answered ${response.status}${await errorText(response)}`;
+      if (response.status === 401 || response.status === 403) {
+        throw new UnauthorizedError(answer, response.status);
+      }
+      throw new SwitchboardError("token_failed", answer);
     }
     const body = (await response.json()) as { token?: unknown } | null;
     if (!body || typeof body.token !== "string" || body.token === "") {
@@ -595,6 +631,7 @@ export class SwitchboardClient {
       return;
     }
     this.startConnectionTimers(connection);
+    this.setConnectionError(null);
     this.setState("open");
     this.learnConnectionId(connection);
     void this.resubscribeAll(connection);
@@ -642,6 +679,7 @@ export class SwitchboardClient {
     }
     if (connection !== this.current) return;
     this.current = null;
+    if (!connection.opened) this.setConnectionError(new HandshakeError(code, reason));
     for (const channel of this.channels.values()) {
       channel.confirmed = false;
       channel.inFlight = null;
@@ -751,6 +789,7 @@ export class SwitchboardClient {
       channel.inFlight = null;
     }
     for (const queued of this.queue.splice(0)) queued.reject(refusal);
+    this.setConnectionError(refusal);
     this.setState("unauthorized");
   }
 
@@ -873,8 +912,21 @@ export class SwitchboardClient {
     for (const id of [...connection.pending]) this.finish(id)?.reject(error);
   }
 
-  private sendPublish(connection: Connection, channel: string, data: unknown): Promise<PublishAck> {
+  private sendPublish(
+    connection: Connection,
+    channel: string,
+    data: unknown,
+    wantsAck: boolean,
+  ): Promise<PublishAck> {
     const frame: ClientFrame = { action: "publish", channel, data, id: this.nextId() };
+    if (!wantsAck) {
+      try {
+        connection.socket.send(JSON.stringify({ ...frame, ack: false } satisfies ClientFrame));
+      } catch (error) {
+        return Promise.reject(new ConnectionLostError(`could not send: ${String(error)}`));
+      }
+      return Promise.resolve({ channel, seq: undefined, ack: undefined });
+    }
     return this.send(connection, frame).then((ack) => ({
       channel,
       seq: typeof (ack as Ack).seq === "number" ? ((ack as Ack).seq as number) : undefined,
@@ -1077,6 +1129,12 @@ export class SwitchboardClient {
     this.emit("state", { state, previous });
   }
 
+  private setConnectionError(error: SwitchboardError | null): void {
+    if (this.lastConnectionError === error) return;
+    this.lastConnectionError = error;
+    this.emit("connectionError", { error });
+  }
+
   private reportError(error: SwitchboardError): void {
     this.emit("error", { error });
   }
@@ -1096,6 +1154,17 @@ export class SwitchboardClient {
         throw error;
       });
     }
+  }
+}
+
+/** `: <message>` from a JSON error body `{"error": "..."}` (or `{"message": "..."}`), else "". */
+async function errorText(response: TokenResponse): Promise<string> {
+  try {
+    const body = (await response.json()) as { error?: unknown; message?: unknown } | null;
+    const text = typeof body?.error === "string" ? body.error : body?.message;
+    return typeof text === "string" && text !== "" ? `: ${text.slice(0, 300)}` : "";
+  } catch {
+    return "";
   }
 }
 

@@ -101,8 +101,10 @@ export class ChannelCursor {
       // The server claimed a full replay yet a gap remains: start over from what is held.
       return this.restartFromHeld(update.deliver);
     }
-    // Not recoverable: jump to the server's top and tell the application to reload.
-    if (epoch !== undefined) this.epoch = epoch;
+    // Not recoverable: jump to the server's top and tell the application to reload. The server's
+    // epoch wins even when it has none (the channel starts over empty, e.g. a restarted local
+    // gateway): the old one must not make its first message look like another reset.
+    this.epoch = epoch;
     this.seq = top;
     if (top === undefined) this.held.clear();
     return this.settle(true);

@@ -12,6 +12,11 @@
  * - `UnauthorizedError` (`unauthorized`): the token endpoint answered 401 or 403; the client
  *   stops retrying until `connect()` is called again.
  * - `InvalidChannelError` (`invalid_channel`): a channel name the server would refuse.
+ * - `HandshakeError` (`handshake_failed`): a socket closed before it opened. A browser cannot
+ *   tell why (API Gateway's 401 or 403 and an unreachable server all read as code 1006), so
+ *   the client keeps retrying; `client.connectionError` holds it for the page to show.
+ * - `SwitchboardError` with code `token_failed`: the token endpoint answered another error
+ *   (e.g. 500); its message carries the endpoint's own `{"error": "..."}` when it sent one.
  */
 
 /** The base class: a message for people and a `code` for programs. */
@@ -76,5 +81,25 @@ export class InvalidChannelError extends SwitchboardError {
       "invalid_channel",
       `invalid channel name ${JSON.stringify(channel)}: use 1 to 128 letters, digits and _-:.@=`,
     );
+  }
+}
+
+/**
+ * The socket closed before it opened: the server refused the handshake (401: a token signed with
+ * another secret, expired, or malformed; 403: an Origin it does not allow or a replayed token)
+ * or could not be reached. Browsers report all of these as close code 1006.
+ */
+export class HandshakeError extends SwitchboardError {
+  readonly closeCode: number;
+
+  constructor(closeCode: number, reason = "") {
+    super(
+      "handshake_failed",
+      `the connection closed before it opened (${closeCode}${reason ? `: ${reason}` : ""}). ` +
+        "Either the server refused the token (401: signed with a secret other than the " +
+        "server's WS_SECRET, or expired) or the page's Origin (403), or the server is not " +
+        "reachable at this URL",
+    );
+    this.closeCode = closeCode;
   }
 }

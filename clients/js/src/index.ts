@@ -23,6 +23,7 @@ export {
   type PresenceEvent,
   type PresenceListener,
   type PublishAck,
+  type PublishOptions,
   type SubscribeOptions,
   type Subscription,
 } from "./client.js";
@@ -30,6 +31,7 @@ export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js
 export {
   ClientClosedError,
   ConnectionLostError,
+  HandshakeError,
   InvalidChannelError,
   QueueFullError,
   ServerError,

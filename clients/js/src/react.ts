@@ -32,9 +32,10 @@ import {
   type DirectMessage,
   type PresenceEvent,
   type PublishAck,
+  type PublishOptions,
   type SwitchboardClient,
 } from "./client.js";
-import { ConnectionLostError } from "./errors.js";
+import { ConnectionLostError, type SwitchboardError } from "./errors.js";
 import type { Member } from "./protocol.js";
 
 const RealtimeContext = createContext<SwitchboardClient | null>(null);
@@ -68,18 +69,31 @@ export function useRealtimeClient(): SwitchboardClient {
   return client;
 }
 
-/** The connection state, re-rendering on change (`"idle"` while rendering on the server). */
-export function useConnectionState(): ConnectionState {
+/** A value of the client that `event` reports changes of, re-rendering on change. */
+function useClientValue<T>(event: "state" | "connectionError", read: (client: SwitchboardClient) => T, onServer: T): T {
   const client = useRealtimeClient();
-  const subscribe = useCallback(
-    (onChange: () => void) => client.on("state", onChange),
-    [client],
-  );
+  const subscribe = useCallback((onChange: () => void) => client.on(event, onChange), [client, event]);
   return useSyncExternalStore(
     subscribe,
-    () => client.state,
-    () => "idle",
+    () => read(client),
+    () => onServer,
   );
+}
+
+/** The connection state, re-rendering on change (`"idle"` while rendering on the server). */
+export function useConnectionState(): ConnectionState {
+  return useClientValue("state", (client) => client.state, "idle");
+}
+
+/**
+ * Why the client cannot connect, re-rendering on change; `null` while connected (and while
+ * rendering on the server). Show it next to the state: a `HandshakeError` (the server refused
+ * the token or Origin, or is unreachable), a `token_failed` error with the token endpoint's
+ * message (e.g. "WS_SECRET is not set on the server"), or the `UnauthorizedError` that stopped
+ * the client (`state` is then `unauthorized`).
+ */
+export function useConnectionError(): SwitchboardError | null {
+  return useClientValue("connectionError", (client) => client.connectionError, null);
 }
 
 export interface UseChannelOptions {
@@ -95,7 +109,10 @@ export interface UseChannelOptions {
 }
 
 export interface ChannelStatus {
-  /** The server has confirmed the subscription. */
+  /**
+   * The server has confirmed the subscription on the current socket: `false` from the moment
+   * the connection drops until the resubscribe on the next socket is acknowledged.
+   */
   subscribed: boolean;
   /** Why the subscription failed (e.g. a `ServerError` with code `forbidden`). */
   error: Error | null;
@@ -124,6 +141,14 @@ export function useChannel<T = unknown>(
     const stopReset = client.on("reset", (event) => {
       if (event.channel === channel) latest.current.onReset?.(event);
     });
+    const stopState = client.on("state", ({ state }) => {
+      if (active && state !== "open") {
+        setStatus((known) => (known.subscribed ? { subscribed: false, error: known.error } : known));
+      }
+    });
+    const stopSubscribed = client.on("subscribed", (event) => {
+      if (active && event.channel === channel) setStatus({ subscribed: true, error: null });
+    });
     const { since, epoch } = latest.current;
     client.subscribe<T>(channel, handler, since === undefined ? {} : { since, epoch }).then(
       () => {
@@ -136,6 +161,8 @@ export function useChannel<T = unknown>(
     return () => {
       active = false;
       stopReset();
+      stopState();
+      stopSubscribed();
       client.unsubscribe(channel, handler as (message: ChannelMessage) => void).catch(() => {
         // Unsubscribing is best-effort: the server drops subscriptions with the connection.
       });
@@ -145,10 +172,18 @@ export function useChannel<T = unknown>(
   return status;
 }
 
-/** A stable `publish(channel, data)` bound to the provider's client. */
-export function usePublish(): (channel: string, data: unknown) => Promise<PublishAck> {
+/** A stable `publish(channel, data, options?)` bound to the provider's client. */
+export function usePublish(): (
+  channel: string,
+  data: unknown,
+  options?: PublishOptions,
+) => Promise<PublishAck> {
   const client = useRealtimeClient();
-  return useCallback((channel: string, data: unknown) => client.publish(channel, data), [client]);
+  return useCallback(
+    (channel: string, data: unknown, options?: PublishOptions) =>
+      client.publish(channel, data, options),
+    [client],
+  );
 }
 
 export interface PresenceState<T = unknown> {

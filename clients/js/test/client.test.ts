@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import {
   ClientClosedError,
   ConnectionLostError,
+  HandshakeError,
   InvalidChannelError,
   QueueFullError,
   ServerError,
@@ -69,7 +70,7 @@ describe("connection state machine", () => {
       delays.push(h.clock.pending()[0]!);
       await h.clock.advance(delays[i]!);
     }
-    assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 5000, 5000, 5000, 5000]);
     assert.equal(h.sockets.length, 9);
     // A connection that stays open 10 s resets the backoff.
     h.socket().accept();
@@ -135,6 +136,116 @@ describe("connection state machine", () => {
     await connected(h);
     assert.equal(h.client.state, "open");
     assert.equal(h.sockets.length, 2);
+  });
+});
+
+describe("after a server restart", () => {
+  it("retries within 500 ms, then at most once per 2.5 s while down, and finds it back within 5 s", async () => {
+    for (const r of [0, 0.5, 1]) {
+      const h = harness({ platform: { random: () => r } });
+      await connected(h);
+      await h.clock.advance(60_000); // long open: the backoff is reset
+      h.socket().drop(1001, "Going away"); // the server stops
+      assert.ok(h.clock.pending()[0]! < 500 || (r === 1 && h.clock.pending()[0] === 500), `first retry, r ${r}`);
+      // Down for 60 s: every handshake fails like a refused one (1006).
+      const attempts: number[] = [];
+      const downUntil = h.clock.now + 60_000;
+      let sockets = h.sockets.length;
+      while (h.clock.now < downUntil) {
+        await h.clock.advance(Math.min(h.clock.pending()[0]!, downUntil - h.clock.now));
+        if (h.sockets.length > sockets) {
+          sockets = h.sockets.length;
+          attempts.push(h.clock.now);
+          if (h.clock.now < downUntil) h.socket().drop(1006);
+        }
+      }
+      const gaps = attempts.slice(4).map((at, i) => at - attempts[3 + i]!);
+      assert.ok(gaps.every((gap) => gap >= 2_500 && gap <= 5_000), `r ${r}: gaps ${gaps}`);
+      assert.ok(attempts.length <= 4 + 60_000 / 2_500, `r ${r}: ${attempts.length} attempts`);
+      // The server is back: the next attempt (the one in flight, or the next one) opens it.
+      if (h.sockets.at(-1)!.readyState === 0) h.socket().drop(1006);
+      const back = h.clock.now;
+      await h.clock.advance(h.clock.pending()[0]!);
+      assert.ok(h.clock.now - back <= 5_000, `r ${r}: ${h.clock.now - back} ms after it came back`);
+      h.socket().accept();
+      assert.equal(h.client.state, "open");
+      assert.equal(h.client.connectionError, null);
+    }
+  });
+});
+
+describe("connection errors", () => {
+  it("holds a HandshakeError while sockets close before opening, and clears it on open", async () => {
+    const h = harness({ platform: { random: () => 1 } });
+    const seen: Array<string | null> = [];
+    h.client.on("connectionError", ({ error }) => seen.push(error?.code ?? null));
+    h.client.connect();
+    await flush();
+    h.socket().drop(1006);
+    const error = h.client.connectionError;
+    assert.ok(error instanceof HandshakeError);
+    assert.equal(error.closeCode, 1006);
+    assert.match(error.message, /^the connection closed before it opened \(1006\)\. Either the server refused the token \(401/);
+    assert.match(error.message, /Origin \(403\)/);
+    assert.equal(h.client.state, "reconnecting", "a browser cannot tell a refusal from a server that is down");
+    await retry(h);
+    h.socket().accept();
+    assert.equal(h.client.connectionError, null);
+    assert.deepEqual(seen, ["handshake_failed", null]);
+    h.socket().drop(1001);
+    assert.equal(h.client.connectionError, null, "a drop after opening is not a connection error");
+  });
+
+  it("names a socket that did not open in time", async () => {
+    const h = harness({ connectTimeoutMs: 3_000 });
+    h.client.connect();
+    await flush();
+    await h.clock.advance(3_000);
+    assert.equal(h.client.connectionError?.message.startsWith("the connection closed before it opened (4000: the socket did not open in time)"), true);
+  });
+
+  it("carries the token endpoint's own error message, and keeps retrying", async () => {
+    const h = harness({ authUrl: "/api/ws-token" }, async () =>
+      tokenResponse(500, { error: "WS_SECRET is not set on the server" }),
+    );
+    h.client.connect();
+    await flush();
+    const error = h.client.connectionError;
+    assert.equal(error?.code, "token_failed");
+    assert.equal(error?.message, "the token endpoint answered 500: WS_SECRET is not set on the server");
+    assert.equal(h.client.state, "reconnecting");
+    assert.equal(h.clock.pending().length, 1);
+  });
+
+  it("says the status alone when the error body is not JSON", async () => {
+    const h = harness({ authUrl: "/t" }, async () => ({
+      status: 502,
+      ok: false,
+      json: async () => {
+        throw new SyntaxError("Unexpected token <");
+      },
+    }));
+    h.client.connect();
+    await flush();
+    assert.equal(h.client.connectionError?.message, "the token endpoint answered 502");
+  });
+
+  it("keeps the UnauthorizedError that stopped the client, and connect() clears it", async () => {
+    let status = 401;
+    const h = harness({ authUrl: "/t" }, async () => tokenResponse(status, status === 200 ? { token: "t" } : { error: "not signed in" }));
+    h.client.connect();
+    await flush();
+    assert.equal(h.client.state, "unauthorized");
+    const error = h.client.connectionError;
+    assert.ok(error instanceof UnauthorizedError);
+    assert.equal(error.message, "the token endpoint answered 401: not signed in");
+    assert.equal(error.status, 401);
+    status = 200;
+    h.client.connect();
+    assert.equal(h.client.connectionError, null);
+    await flush();
+    h.socket().accept();
+    assert.equal(h.client.state, "open");
   });
 });
 
@@ -216,6 +327,30 @@ describe("requests", () => {
     socket.ack(a!, { seq: 7 });
     assert.equal((await first).seq, 7);
     assert.equal((await second).seq, 8);
+  });
+
+  it("publishes with {ack: false} without waiting, and reports a later error as an event", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const errors: string[] = [];
+    h.client.on("error", ({ error }) => errors.push(error instanceof ServerError ? error.code : "?"));
+    const result = await h.client.publish("room:1", { text: "a" }, { ack: false });
+    assert.deepEqual(result, { channel: "room:1", seq: undefined, ack: undefined });
+    const frame = socket.last("publish");
+    assert.deepEqual({ ...frame, id: undefined }, {
+      action: "publish",
+      channel: "room:1",
+      data: { text: "a" },
+      ack: false,
+      id: undefined,
+    });
+    socket.receive({ type: "error", id: frame.id, code: "rate_limited", message: "slow down" });
+    assert.deepEqual(errors, ["rate_limited"]);
+    const acked = h.client.publish("room:1", 2, { ack: true });
+    const second = socket.last("publish");
+    assert.equal("ack" in second, false);
+    socket.ack(second, { seq: 9 });
+    assert.equal((await acked).seq, 9);
   });
 
   it("rejects with the server's error code", async () => {

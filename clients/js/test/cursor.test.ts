@@ -93,6 +93,18 @@ describe("ChannelCursor", () => {
     assert.deepEqual(seqs(cursor.receive({ ...msg(2), epoch: "e2" }).deliver), []);
   });
 
+  it("resets once when the channel started over empty: its first message is not another reset", () => {
+    const cursor = new ChannelCursor();
+    cursor.acknowledge(ack({ epoch: "e1", seq: 0 }), {});
+    cursor.receive({ ...msg(1), epoch: "e1" });
+    // The server lost the channel (a restarted local gateway): no epoch, no messages yet.
+    const update = cursor.acknowledge(ack({ epoch: null, seq: 0, recovered: false } as unknown as Partial<Ack>), { since: 1, epoch: "e1" });
+    assert.deepEqual(update, { deliver: [], recover: false, reset: true });
+    assert.equal(cursor.epoch, undefined);
+    assert.deepEqual(cursor.receive({ ...msg(1), epoch: "e2" }), { deliver: [{ ...msg(1), epoch: "e2" }], recover: false, reset: false });
+    assert.deepEqual(cursor.position(), { since: 1, epoch: "e2" });
+  });
+
   it("bounds the messages held back during a gap", () => {
     const cursor = new ChannelCursor(2);
     cursor.acknowledge(ack({ seq: 0 }), {});

@@ -6,6 +6,7 @@ import { act, create, type ReactTestRenderer } from "react-test-renderer";
 import {
   RealtimeProvider,
   useChannel,
+  useConnectionError,
   useConnectionState,
   useDirectMessages,
   usePresence,
@@ -13,7 +14,7 @@ import {
   type PresenceState,
 } from "../src/react.js";
 import type { ChannelMessage, DirectMessage } from "../src/index.js";
-import { connected, flush, harness, retry, type FakeSocket, type Harness } from "./fakes.js";
+import { connected, flush, harness, reopened, retry, type FakeSocket, type Harness } from "./fakes.js";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -142,6 +143,56 @@ describe("React bindings", () => {
     await settle();
     assert.equal(probe.subscribed, false);
     assert.equal(probe.error, "not allowed");
+  });
+
+  it("is not subscribed while disconnected, and again once the resubscribe is acknowledged", async () => {
+    const h = harness();
+    const probe: Probe = { received: [] };
+    let renderer!: ReactTestRenderer;
+    await act(async () => {
+      renderer = create(createElement(RealtimeProvider, { client: h.client }, createElement(Room, { channel: "room", probe, tag: "a" })));
+    });
+    const socket = await connected(h);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    assert.deepEqual(renderer.toJSON(), { type: "p", props: {}, children: ["open true"] });
+    await act(async () => socket.drop(1006));
+    assert.deepEqual(renderer.toJSON(), { type: "p", props: {}, children: ["reconnecting false"] });
+    const next = await reopened(h);
+    await settle();
+    assert.deepEqual(renderer.toJSON(), { type: "p", props: {}, children: ["open false"] }, "open, not yet resubscribed");
+    await act(async () => next.ack(next.last("subscribe"), { epoch: "e", seq: 0, recovered: true }));
+    assert.deepEqual(renderer.toJSON(), { type: "p", props: {}, children: ["open true"] });
+  });
+});
+
+function Problem({ seen }: { seen: Array<string | null> }): ReactNode {
+  const error = useConnectionError();
+  seen.push(error ? `${error.code}: ${error.message}` : null);
+  return null;
+}
+
+describe("useConnectionError", () => {
+  it("shows why connecting fails and clears once a socket opens", async () => {
+    const seen: Array<string | null> = [];
+    let fetches = 0;
+    const h = harness({ authUrl: "/api/ws-token", platform: { random: () => 0 } }, async () =>
+      ++fetches === 1
+        ? { status: 500, ok: false, json: async () => ({ error: "WS_SECRET is not set on the server" }) }
+        : { status: 200, ok: true, json: async () => ({ token: "t" }) },
+    );
+    await act(async () => {
+      create(createElement(RealtimeProvider, { client: h.client }, createElement(Problem, { seen })));
+    });
+    await settle();
+    assert.equal(seen.at(-1), "token_failed: the token endpoint answered 500: WS_SECRET is not set on the server");
+    await act(async () => retry(h));
+    await act(async () => h.socket().drop(1006));
+    assert.match(seen.at(-1)!, /^handshake_failed: the connection closed before it opened \(1006\)/);
+    await act(async () => reopened(h).then(() => undefined));
+    await settle();
+    assert.equal(seen.at(-1), null);
+    assert.equal(seen[0], null, "nothing to show before the first attempt");
   });
 });
 

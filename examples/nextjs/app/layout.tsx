@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import { RealtimeProvider } from "@switchboard/client/react";
+import { WS_URL } from "@/lib/switchboard";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -8,8 +9,8 @@ export const metadata: Metadata = {
   description: "A Next.js app talking to a Switchboard WebSocket API",
 };
 
-// NEXT_PUBLIC_* values are inlined at build time: set NEXT_PUBLIC_WS_URL before `next build`.
-const WS_URL = process.env.NEXT_PUBLIC_WS_URL ?? "ws://localhost:3001";
+// The URL is read on the server (SWITCHBOARD_WS_URL at start, else NEXT_PUBLIC_WS_URL from the
+// build) and handed to the client component as a prop.
 
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (

@@ -28,7 +28,7 @@ from switchboard.errors import (
 )
 from switchboard.protocol import Frame
 from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime
-from switchboard.router import Router
+from switchboard.router import Route, Router
 from switchboard.sender import Sender
 from switchboard.store import ConnectionRecord
 
@@ -104,21 +104,24 @@ def unsubscribe(request: Request) -> dict[str, Any]:
     return protocol.ack(request.frame.id, channel=channel)
 
 
-@router.action("publish")
-def publish(request: Request) -> dict[str, Any]:
-    """Publish ``data`` to every subscriber of a channel and report the delivery."""
+@router.action("publish", rate_limited=True)
+def publish(request: Request) -> dict[str, Any] | None:
+    """Publish ``data`` to every subscriber of a channel and report the delivery.
+
+    With ``"ack": false`` the sender gets no ``ack`` (one API Gateway message less);
+    errors still come back.
+    """
     channel = request.allowed_channel()
     fields = request.frame.fields
     if "data" not in fields:
         raise BadRequestError("'data' is required (any JSON value)")
+    wants_ack = fields.get("ack", True)
+    if not isinstance(wants_ack, bool):
+        raise BadRequestError("'ack' must be true or false")
     sender = request.sender
     protocol.check_message_size(channel, fields["data"], sender.user_id)
-    window = request.now_ms // (PUBLISH_WINDOW_SECONDS * 1000)
-    limit = request.settings.publish_rate_limit
-    if not request.realtime.store.take_publish_slot(request.connection_id, window, limit):
-        raise RateLimitedError(f"more than {limit} publishes per second")
     result = request.realtime.publish(channel, fields["data"], sender.user_id)
-    return protocol.ack(request.frame.id, **result.as_dict())
+    return protocol.ack(request.frame.id, **result.as_dict()) if wants_ack else None
 
 
 @router.action("history")
@@ -170,13 +173,15 @@ class MessageHandler:
         connection_id: str,
         body: str | None,
         identified: Callable[[str], object] | None = None,
-    ) -> dict[str, Any]:
-        """Answer one frame; returns the reply it posted back.
+    ) -> dict[str, Any] | None:
+        """Answer one frame; returns the reply it posted back (``None``: none was asked).
 
         ``identified`` is told the connection's user id once it is known (the handler
         adds it to its log lines).
         """
         reply = self._answer(connection_id, body, identified)
+        if reply is None:
+            return None
         try:
             payload = protocol.encode(reply)
         except (TypeError, ValueError):  # a bug: the action answered something not JSON
@@ -186,19 +191,35 @@ class MessageHandler:
         self._reply(connection_id, payload)
         return reply
 
+    def _connection(
+        self, route: Route[Request], connection_id: str, now_ms: int
+    ) -> ConnectionRecord:
+        """The sender's record; for a rate-limited action, read by counting the publish."""
+        limit = self.settings.publish_rate_limit
+        if route.rate_limited:
+            window = now_ms // (PUBLISH_WINDOW_SECONDS * 1000)
+            slot = self.store.take_publish_slot(connection_id, window, limit)
+            connection, allowed = slot.connection, slot.allowed
+        else:
+            connection, allowed = self.store.get_connection(connection_id), True
+        if connection is None:
+            raise ForbiddenError("this connection is not registered; reconnect")
+        if not allowed:
+            raise RateLimitedError(f"more than {limit} publishes per second")
+        return connection
+
     def _answer(
         self, connection_id: str, body: str | None, identified: Callable[[str], object] | None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         frame_id: str | None = None
         try:
             frame = protocol.parse_frame(body)
             frame_id = frame.id
             route = router.resolve(frame.action)
+            now_ms = int(self.clock() * 1000)
             connection = None
             if route.needs_connection:
-                connection = self.store.get_connection(connection_id)
-                if connection is None:
-                    raise ForbiddenError("this connection is not registered; reconnect")
+                connection = self._connection(route, connection_id, now_ms)
                 if identified is not None:
                     identified(connection.user_id)
             request = Request(
@@ -207,7 +228,7 @@ class MessageHandler:
                 connection=connection,
                 realtime=self.realtime,
                 settings=self.settings,
-                now_ms=int(self.clock() * 1000),
+                now_ms=now_ms,
             )
             return route.handler(request)
         except ProtocolError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 from switchboard.errors import ConfigurationError
 
 MIN_SECRET_BYTES = 32
+MAX_PUBLISH_RATE_LIMIT = 100  # the rate limit's register: one slot per publish a second
 DELIVERY_ENGINES = ("fast", "boto3")
 
 
@@ -24,7 +25,6 @@ class Env:
 
     CONNECTIONS_TABLE = "CONNECTIONS_TABLE"
     SUBSCRIPTIONS_TABLE = "SUBSCRIPTIONS_TABLE"
-    CHANNELS_TABLE = "CHANNELS_TABLE"
     HISTORY_TABLE = "HISTORY_TABLE"
     PRESENCE_TABLE = "PRESENCE_TABLE"
     IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
@@ -56,7 +56,9 @@ class Env:
     SECRET_MAX_AGE_SECONDS = "SECRET_MAX_AGE_SECONDS"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -66,6 +68,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -85,7 +89,6 @@ class Settings:
 
     connections_table: str = "switchboard-connections"
     subscriptions_table: str = "switchboard-subscriptions"
-    channels_table: str = "switchboard-channels"
     history_table: str = "switchboard-history"
     presence_table: str = "switchboard-presence"
     idempotency_table: str = "switchboard-idempotency"
@@ -134,7 +137,6 @@ class Settings:
         settings = cls(
             connections_table=env.get(Env.CONNECTIONS_TABLE) or cls.connections_table,
             subscriptions_table=env.get(Env.SUBSCRIPTIONS_TABLE) or cls.subscriptions_table,
-            channels_table=env.get(Env.CHANNELS_TABLE) or cls.channels_table,
             history_table=env.get(Env.HISTORY_TABLE) or cls.history_table,
             presence_table=env.get(Env.PRESENCE_TABLE) or cls.presence_table,
             idempotency_table=env.get(Env.IDEMPOTENCY_TABLE) or cls.idempotency_table,
@@ -159,7 +161,9 @@ class Settings:
             ),
             fanout_batch_size=_int(env, Env.FANOUT_BATCH_SIZE, cls.fanout_batch_size, 1),
             fanout_rate_limit=_int(env, Env.FANOUT_RATE_LIMIT, cls.fanout_rate_limit),
-            publish_rate_limit=_int(env, Env.PUBLISH_RATE_LIMIT, cls.publish_rate_limit),
+            publish_rate_limit=_int(
+                env, Env.PUBLISH_RATE_LIMIT, cls.publish_rate_limit, 0, MAX_PUBLISH_RATE_LIMIT
+            ),
             secret_max_age_seconds=_int(
                 env, Env.SECRET_MAX_AGE_SECONDS, cls.secret_max_age_seconds
             ),

@@ -12,6 +12,7 @@
         * :exc:`ForbiddenError` - ``forbidden``
         * :exc:`PayloadTooLargeError` - ``payload_too_large``
         * :exc:`RateLimitedError` - ``rate_limited``
+            * :exc:`ChannelBusyError` - a channel's next ``seq`` kept being taken first
     * :exc:`ConnectionGoneError` - the Management API answered 410 for a connection
     * :exc:`DeliveryError` - a post failed; :attr:`retryable` for throttling and 5xx
 """
@@ -99,6 +100,10 @@ class RateLimitedError(ProtocolError):
     """The connection publishes faster than its limit."""
 
     code = "rate_limited"
+
+
+class ChannelBusyError(RateLimitedError):
+    """Concurrent publishes kept taking the channel's next ``seq`` first (try again)."""
 
 
 class ConnectionGoneError(SwitchboardError):

@@ -25,13 +25,19 @@ from typing import Any
 
 from switchboard import protocol
 from switchboard.config import Settings
-from switchboard.errors import ConnectionGoneError, DeliveryError, PayloadTooLargeError
+from switchboard.errors import (
+    ChannelBusyError,
+    ConnectionGoneError,
+    DeliveryError,
+    PayloadTooLargeError,
+)
 from switchboard.fanout import Fanout, FanoutReport, post_retrying
-from switchboard.store import ConnectionRecord, DeletedConnection, Store
+from switchboard.store import ConnectionRecord, DeletedConnection, Store, new_epoch
 
 logger = logging.getLogger(__name__)
 
 GO_LIVE_ATTEMPTS = 20
+SEQ_ATTEMPTS = 20
 TAIL_RETRIES = 5
 TAIL_RETRY_SECONDS = 0.02
 
@@ -120,31 +126,31 @@ class Realtime:
 
     # ------------------------------------------------------------ publishing
     def publish(self, channel: str, data: Any, sender: str) -> PublishResult:
-        """Give the message the channel's next seq, keep it, and deliver it."""
+        """Give the message the channel's next seq, keep it, and deliver it.
+
+        The seq is taken by writing the message at it (a conditional put): a concurrent
+        publish that wrote there first sends this one to the seq after, up to
+        ``SEQ_ATTEMPTS`` times.
+        """
         protocol.check_message_size(channel, data, sender)
         now_ms = int(self.clock() * 1000)
-        position = self.store.next_seq(channel)
-        frame = protocol.encode(
-            protocol.message(
-                channel, data, position.seq, sender, now_ms, epoch=position.epoch or ""
-            )
-        )
-        self.store.append_history(
-            channel,
-            position.seq,
-            frame.decode(),
-            now_ms // 1000 + self.settings.history_retention_seconds,
-            cap=self.settings.history_size,
-        )
+        expires_at = now_ms // 1000 + self.settings.history_retention_seconds
+        for _attempt in range(SEQ_ATTEMPTS):
+            position = self.store.channel_position(channel, now_ms // 1000)
+            seq, epoch = position.seq + 1, position.epoch or new_epoch()
+            message = protocol.message(channel, data, seq, sender, now_ms, epoch=epoch)
+            frame = protocol.encode(message)
+            if self.store.append_message(channel, seq, epoch, frame.decode(), expires_at):
+                break
+        else:
+            raise ChannelBusyError(f"'{channel}' is too busy to take a message; try again")
         recipients = (
-            sub.connection_id
-            for sub in self.store.subscribers(channel)
-            if sub.receives(position.seq)
+            sub.connection_id for sub in self.store.subscribers(channel) if sub.receives(seq)
         )
         report = self.fanout.deliver(recipients, frame)
         self.on_publish(channel, report)
         self.announce_leaves()
-        return PublishResult(channel, position.seq, position.epoch, report)
+        return PublishResult(channel, seq, epoch, report)
 
     def send_to_user(self, user_id: str, data: Any, sender: str) -> FanoutReport:
         """Send a ``direct`` frame to every connection of ``user_id``."""
@@ -172,7 +178,7 @@ class Realtime:
             result = self._recover(connection, channel, since, epoch)
         if result is None:
             self.store.subscribe(connection, channel)
-            position = self.store.channel_position(channel)
+            position = self.store.channel_position(channel, int(self.clock()))
             recovered = None
             if since is not None:
                 recovered = since == position.seq and epoch in (None, position.epoch)
@@ -184,7 +190,7 @@ class Realtime:
     def _recover(
         self, connection: ConnectionRecord, channel: str, since: int, epoch: str | None
     ) -> Subscribed | None:
-        position = self.store.channel_position(channel)
+        position = self.store.channel_position(channel, int(self.clock()))
         if epoch is not None and epoch != position.epoch:
             return None
         if since > position.seq or position.seq - since > self.settings.replay_limit:
@@ -202,7 +208,7 @@ class Realtime:
             for _attempt in range(GO_LIVE_ATTEMPTS):
                 if self.store.go_live(connection_id, channel, replayed_through, check=True):
                     break
-                top = self.store.channel_position(channel).seq
+                top = self.store.channel_position(channel, int(self.clock())).seq
                 more = self._kept_between(channel, replayed_through, top) or []
                 replayed_through = self._replay(connection_id, more, replayed_through)
             else:
@@ -210,7 +216,7 @@ class Realtime:
                 # meanwhile; the client drops any duplicate by seq.
                 logger.warning("recovery raced publishes; at-least-once at the seam")
                 self.store.go_live(connection_id, channel, replayed_through, check=False)
-                top = self.store.channel_position(channel).seq
+                top = self.store.channel_position(channel, int(self.clock())).seq
                 more = self._kept_between(channel, replayed_through, top) or []
                 replayed_through = self._replay(connection_id, more, replayed_through)
         except ConnectionGoneError:
@@ -238,6 +244,8 @@ class Realtime:
         wanted = through - after
         if wanted <= 0:
             return []
+        if wanted > self.settings.history_size:
+            return None  # the oldest of them fell out of the count cap
         for attempt in range(TAIL_RETRIES + 1):
             now = int(self.clock())
             kept = self.store.history_after(channel, after, wanted, now)
@@ -280,7 +288,7 @@ class Realtime:
     # ------------------------------------------------------------ history
     def history(self, channel: str, limit: int, before: int | None) -> dict[str, Any]:
         """A page of kept messages, oldest first, ending before ``before`` (default: now)."""
-        position = self.store.channel_position(channel)
+        position = self.store.channel_position(channel, int(self.clock()))
         page: dict[str, Any] = {
             "channel": channel,
             "epoch": position.epoch,
@@ -291,7 +299,8 @@ class Realtime:
         if limit == 0 or position.seq == 0:
             return page
         upper = position.seq + 1 if before is None else min(before, position.seq + 1)
-        kept = self.store.history_before(channel, upper, limit, int(self.clock()))
+        oldest = max(1, position.seq - self.settings.history_size + 1)  # the count cap
+        kept = self.store.history_before(channel, upper, limit, int(self.clock()), oldest=oldest)
         messages: list[dict[str, Any]] = []
         size = len(protocol.encode(page)) + 200
         for _seq, frame in kept:  # newest first: trim the oldest when over the frame limit

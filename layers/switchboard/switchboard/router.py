@@ -12,14 +12,21 @@ from typing import Any
 
 from switchboard.errors import UnknownActionError
 
+type Handler[Ctx] = Callable[[Ctx], dict[str, Any] | None]
+
 
 @dataclass(frozen=True)
 class Route[Ctx]:
-    """One registered action: its handler and whether it needs the connection record."""
+    """One registered action: its handler, whether it needs the connection record, and
+    whether reading the record also counts a publish against the rate limit.
+
+    A handler returns its reply, or ``None`` when the client asked for none.
+    """
 
     name: str
-    handler: Callable[[Ctx], dict[str, Any]]
+    handler: Handler[Ctx]
     needs_connection: bool
+    rate_limited: bool = False
 
 
 class Router[Ctx]:
@@ -29,14 +36,14 @@ class Router[Ctx]:
         self._routes: dict[str, Route[Ctx]] = {}
 
     def action(
-        self, name: str, *, needs_connection: bool = True
-    ) -> Callable[[Callable[[Ctx], dict[str, Any]]], Callable[[Ctx], dict[str, Any]]]:
+        self, name: str, *, needs_connection: bool = True, rate_limited: bool = False
+    ) -> Callable[[Handler[Ctx]], Handler[Ctx]]:
         """Register the decorated function as the handler of ``name``."""
 
-        def register(handler: Callable[[Ctx], dict[str, Any]]) -> Callable[[Ctx], dict[str, Any]]:
+        def register(handler: Handler[Ctx]) -> Handler[Ctx]:
             if name in self._routes:
                 raise ValueError(f"action '{name}' is already registered")
-            self._routes[name] = Route(name, handler, needs_connection)
+            self._routes[name] = Route(name, handler, needs_connection, rate_limited)
             return handler
 
         return register

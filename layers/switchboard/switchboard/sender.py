@@ -25,11 +25,32 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+# The DNS suffix of each AWS partition by its regions' prefix (botocore's endpoints.json,
+# checked against it in tests/unit/test_sender.py); every other region is in a partition
+# under amazonaws.com (aws, aws-us-gov).
+_DNS_SUFFIXES = (
+    ("cn-", "amazonaws.com.cn"),
+    ("us-isob-", "sc2s.sgov.gov"),
+    ("us-isof-", "csp.hci.ic.gov"),
+    ("us-iso-", "c2s.ic.gov"),
+    ("eu-isoe-", "cloud.adc-e.uk"),
+    ("eusc-", "amazonaws.eu"),
+)
+
+
+def dns_suffix(region: str) -> str:
+    """The DNS suffix of ``region``'s partition (``amazonaws.com.cn`` in China, ...)."""
+    for prefix, suffix in _DNS_SUFFIXES:
+        if region.startswith(prefix):
+            return suffix
+    return "amazonaws.com"
+
+
 def management_endpoint(override: str | None, api_id: str, region: str, stage: str) -> str:
     """The Management API base URL for this API's stage."""
     if override:
         return override.rstrip("/")
-    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
+    return f"https://{api_id}.execute-api.{region}.{dns_suffix(region)}/{stage}"
 
 
 @cache

@@ -1,8 +1,13 @@
-"""The DynamoDB store: connections, subscriptions, channel positions, spent tokens.
+"""The DynamoDB store: connections, subscriptions, history, presence, spent tokens.
 
 The only module that touches DynamoDB. Every request-path access is a ``GetItem``,
 ``PutItem``, ``UpdateItem``, ``DeleteItem``, ``Query`` or batch write: never a
-``Scan``. Items that could outlive their connection carry a ``ttl`` attribute
+``Scan``. A publish costs three calls and two write units for a message under 1 KB:
+one ``UpdateItem`` that both counts the publish against the connection's rate limit and
+reads the connection, one ``Query`` for the channel's newest message (its position), and
+one conditional ``PutItem`` of the message at the next ``seq`` (the seq is taken by the
+write itself: a concurrent publish that took it first makes the write fail, and it is
+retried at the next one). Items that could outlive their connection carry a ``ttl`` attribute
 (API Gateway closes every socket after two hours and ``$disconnect`` is
 best-effort). Tables are created by ``template.yaml``; tests create the same
 schema in moto (:func:`create_tables`).
@@ -16,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from botocore.exceptions import ClientError
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -36,6 +42,12 @@ logger = logging.getLogger(__name__)
 
 CONNECTION_LIFETIME_SECONDS = 2 * 60 * 60
 TTL_MARGIN_SECONDS = 10 * 60
+# How long a channel's position (epoch, seq) outlives its last kept message: its newest
+# history item stays this much longer than it is kept (centrifuge's history meta TTL).
+POSITION_KEPT_SECONDS = 30 * 24 * 60 * 60
+# The publish rate limit's register holds the windows of the last `limit` publishes,
+# modulo this (more seconds than a connection lives: API Gateway closes it after 2 hours).
+RATE_WINDOW_MODULO = 1_000_000
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -69,8 +81,7 @@ class ConnectionModel(Model):
     user_agent = UnicodeAttribute(null=True, attr_name="userAgent")
     presence = UnicodeAttribute(null=True)  # the token's presence data, as JSON
     ttl = NumberAttribute()
-    rate_window = NumberAttribute(null=True, attr_name="rateWindow")
-    rate_count = NumberAttribute(null=True, attr_name="rateCount")
+    # p0, p1, ...: the publish rate limit's register (see Store.take_publish_slot)
     by_user: ClassVar[ConnectionsByUser] = ConnectionsByUser()
 
 
@@ -103,20 +114,14 @@ class SubscriptionModel(Model):
     by_connection: ClassVar[SubscriptionsByConnection] = SubscriptionsByConnection()
 
 
-class ChannelModel(Model):
-    """A channel's position: its ``epoch`` and the last ``seq`` given out."""
-
-    class Meta:
-        table_name = "switchboard-channels"
-        region = "us-east-1"
-
-    channel = UnicodeAttribute(hash_key=True)
-    epoch = UnicodeAttribute(null=True)
-    seq = NumberAttribute(default=0)
-
-
 class HistoryModel(Model):
-    """One published message, kept for recovery until its ``ttl`` or the count cap."""
+    """One published message; the newest of a channel is also the channel's position.
+
+    A message is *kept* (replayed, paged) until ``ttl - POSITION_KEPT_SECONDS`` and while
+    it is among the channel's last ``HistorySize``; the item itself stays until ``ttl``
+    (DynamoDB deletes it then, for free), so a channel's ``epoch`` and ``seq`` outlive its
+    kept messages by ``POSITION_KEPT_SECONDS``.
+    """
 
     class Meta:
         table_name = "switchboard-history"
@@ -124,6 +129,7 @@ class HistoryModel(Model):
 
     channel = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)
+    epoch = UnicodeAttribute(null=True)
     frame = UnicodeAttribute()  # the message frame exactly as subscribers got it
     ttl = NumberAttribute()
 
@@ -156,7 +162,6 @@ class SpentTokenModel(Model):
 MODELS: tuple[type[Model], ...] = (
     ConnectionModel,
     SubscriptionModel,
-    ChannelModel,
     HistoryModel,
     PresenceModel,
     SpentTokenModel,
@@ -214,7 +219,6 @@ def bind_models(settings: Settings) -> None:
     names = {
         ConnectionModel: settings.connections_table,
         SubscriptionModel: settings.subscriptions_table,
-        ChannelModel: settings.channels_table,
         HistoryModel: settings.history_table,
         PresenceModel: settings.presence_table,
         SpentTokenModel: settings.tokens_table,
@@ -239,6 +243,34 @@ class DeletedConnection:
 
     user_id: str | None
     subscriptions: list[tuple[str, str | None]]
+
+
+@dataclass(frozen=True)
+class PublishSlot:
+    """What counting a publish found: the connection (``None`` if unknown), and whether
+    the rate limit lets the publish through."""
+
+    connection: ConnectionRecord | None
+    allowed: bool
+
+
+def _record(item: ConnectionModel) -> ConnectionRecord:
+    channels = item.channels
+    return ConnectionRecord(
+        connection_id=item.connection_id,
+        user_id=item.user_id,
+        capabilities=tuple(str(c) for c in channels) if channels is not None else None,
+        connected_at=int(item.connected_at),
+        expires_at=int(item.ttl),
+        source_ip=item.source_ip,
+        user_agent=item.user_agent,
+        presence=item.presence,
+    )
+
+
+def _kept(item: HistoryModel, now: int) -> bool:
+    """Whether a history item is still kept (not just the channel's position)."""
+    return bool(item.ttl - POSITION_KEPT_SECONDS > now)
 
 
 def new_epoch() -> str:
@@ -274,17 +306,7 @@ class Store:
             item = ConnectionModel.get(connection_id, consistent_read=True)
         except ConnectionModel.DoesNotExist:
             return None
-        channels = item.channels
-        return ConnectionRecord(
-            connection_id=item.connection_id,
-            user_id=item.user_id,
-            capabilities=tuple(str(c) for c in channels) if channels is not None else None,
-            connected_at=int(item.connected_at),
-            expires_at=int(item.ttl),
-            source_ip=item.source_ip,
-            user_agent=item.user_agent,
-            presence=item.presence,
-        )
+        return _record(item)
 
     def delete_connection(self, connection_id: str) -> DeletedConnection:
         """Delete a connection and all its subscriptions.
@@ -312,41 +334,43 @@ class Store:
         for item in ConnectionModel.by_user.query(user_id):
             yield item.connection_id
 
-    def take_publish_slot(self, connection_id: str, window: int, limit: int) -> bool:
-        """Count one publish in the connection's current window; ``False`` past ``limit``.
+    def take_publish_slot(self, connection_id: str, window: int, limit: int) -> PublishSlot:
+        """Count one publish in the connection's current window, and read the connection.
 
-        One conditional ``UpdateItem`` in the common case, two when a window starts.
+        One conditional ``UpdateItem`` returning the whole item: the connection keeps the
+        windows of its last ``limit`` publishes in a register (``p0`` newest), shifted by
+        every publish that is let through; a publish is refused when the oldest of them
+        is in the current window (``limit`` already went through in it). A refused or
+        unknown connection costs one ``GetItem`` more, to tell the two apart.
         """
         if limit <= 0:
-            return True
-        item = ConnectionModel(connection_id)
+            return PublishSlot(self.get_connection(connection_id), allowed=True)
+        oldest = f"p{limit - 1}"
+        shifts = ["p0 = :w", *(f"p{n} = if_not_exists(p{n - 1}, :none)" for n in range(1, limit))]
+        table = ConnectionModel._get_connection()
         try:
-            item.update(
-                actions=[ConnectionModel.rate_count.add(1)],
-                condition=(ConnectionModel.rate_window == window)
-                & (ConnectionModel.rate_count < limit),
+            response = table.connection.dispatch(
+                "UpdateItem",
+                {
+                    "TableName": table.table_name,
+                    "Key": {"connectionId": {"S": connection_id}},
+                    "UpdateExpression": "SET " + ", ".join(shifts),
+                    "ConditionExpression": (
+                        f"attribute_exists(connectionId) AND "
+                        f"(attribute_not_exists({oldest}) OR {oldest} <> :w)"
+                    ),
+                    "ExpressionAttributeValues": {
+                        ":w": {"N": str(window % RATE_WINDOW_MODULO)},
+                        ":none": {"N": "-1"},
+                    },
+                    "ReturnValues": "ALL_NEW",
+                },
             )
-            return True
-        except UpdateError as exc:
-            if not _conditional_failed(exc):
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-        try:
-            item.update(
-                actions=[
-                    ConnectionModel.rate_window.set(window),
-                    ConnectionModel.rate_count.set(1),
-                ],
-                condition=ConnectionModel.connection_id.exists()
-                & (
-                    ConnectionModel.rate_window.does_not_exist()
-                    | (ConnectionModel.rate_window < window)
-                ),
-            )
-            return True
-        except UpdateError as exc:
-            if not _conditional_failed(exc):
-                raise
-        return False
+            return PublishSlot(self.get_connection(connection_id), allowed=False)
+        return PublishSlot(_record(ConnectionModel.from_raw_data(response["Attributes"])), True)
 
     # ------------------------------------------------------------ subscriptions
     def subscribe(
@@ -368,8 +392,9 @@ class Store:
         """Make a pending subscription live for messages after ``through``.
 
         With ``check``, one transaction that succeeds only while the channel's last
-        ``seq`` is still ``through``: every later message then finds the subscription
-        live, and every earlier one was replayed, so nothing is lost or sent twice.
+        ``seq`` is still ``through`` (no message at ``through + 1`` yet): every later
+        message then finds the subscription live, and every earlier one was replayed,
+        so nothing is lost or sent twice.
         Returns ``False`` when a publish got in between (replay more, then retry).
         A subscription deleted meanwhile (``$disconnect`` or an unsubscribe ran during
         the replay) stays deleted: nothing is made live and ``True`` is returned.
@@ -387,12 +412,15 @@ class Store:
                 if not _conditional_failed(exc):
                     raise
             return True
-        position = (
-            ChannelModel.seq.does_not_exist() if through == 0 else ChannelModel.seq == through
-        )
+        with_next = HistoryModel(channel, through + 1)  # the next message is not written yet
         try:
             with TransactWrite(connection=self._connection) as transaction:
-                transaction.condition_check(ChannelModel, channel, condition=position)
+                transaction.condition_check(
+                    HistoryModel,
+                    with_next.channel,
+                    with_next.seq,
+                    condition=HistoryModel.channel.does_not_exist(),
+                )
                 transaction.update(subscription, actions=actions, condition=still_there)
         except TransactWriteError as exc:
             if not _conditional_failed(exc):
@@ -421,17 +449,25 @@ class Store:
             )
 
     # ------------------------------------------------------------ history
-    def append_history(
-        self, channel: str, seq: int, frame: str, expires_at: int, *, cap: int
-    ) -> None:
-        """Keep a published message; evict the one that falls out of the count cap.
+    def append_message(
+        self, channel: str, seq: int, epoch: str, frame: str, expires_at: int
+    ) -> bool:
+        """Write the message at ``seq``; ``False`` if a concurrent publish took it first.
 
-        One ``BatchWriteItem`` (the put and the eviction together).
+        One conditional ``PutItem``: this write is what gives out the ``seq``. The item
+        is kept until ``expires_at`` and stays as the channel's position for
+        ``POSITION_KEPT_SECONDS`` more.
         """
-        with HistoryModel.batch_write() as batch:
-            batch.save(HistoryModel(channel, seq, frame=frame, ttl=expires_at))
-            if seq > cap:
-                batch.delete(HistoryModel(channel, seq - cap))
+        item = HistoryModel(
+            channel, seq, epoch=epoch, frame=frame, ttl=expires_at + POSITION_KEPT_SECONDS
+        )
+        try:
+            item.save(condition=HistoryModel.channel.does_not_exist())
+        except PutError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
     def history_after(
         self, channel: str, after: int, limit: int, now: int
@@ -444,21 +480,23 @@ class Store:
             limit=limit,
             page_size=limit,
         )
-        return [(int(item.seq), item.frame) for item in items if item.ttl > now]
+        return [(int(item.seq), item.frame) for item in items if _kept(item, now)]
 
     def history_before(
-        self, channel: str, before: int, limit: int, now: int
+        self, channel: str, before: int, limit: int, now: int, *, oldest: int = 1
     ) -> list[tuple[int, str]]:
-        """Up to ``limit`` kept messages with ``seq < before``, newest first (one ``Query``)."""
+        """Up to ``limit`` kept messages with ``oldest <= seq < before``, newest first."""
+        if before <= oldest:
+            return []
         items = HistoryModel.query(
             channel,
-            HistoryModel.seq < before,
+            HistoryModel.seq.between(oldest, before - 1),
             consistent_read=True,
             scan_index_forward=False,
             limit=limit,
             page_size=limit,
         )
-        return [(int(item.seq), item.frame) for item in items if item.ttl > now]
+        return [(int(item.seq), item.frame) for item in items if _kept(item, now)]
 
     # ------------------------------------------------------------ presence
     def presence_join(
@@ -521,27 +559,19 @@ class Store:
         return members
 
     # ------------------------------------------------------------ channels
-    def channel_position(self, channel: str) -> ChannelPosition:
-        """The channel's epoch and last seq (one ``GetItem``)."""
-        try:
-            item = ChannelModel.get(channel, consistent_read=True)
-        except ChannelModel.DoesNotExist:
-            return ChannelPosition(epoch=None, seq=0)
-        return ChannelPosition(epoch=item.epoch, seq=int(item.seq))
+    def channel_position(self, channel: str, now: int) -> ChannelPosition:
+        """The channel's epoch and last seq: its newest history item (one ``Query``).
 
-    def next_seq(self, channel: str) -> ChannelPosition:
-        """Give out the channel's next ``seq`` (one atomic ``UpdateItem``).
-
-        The channel's ``epoch`` is created with its first message and kept after.
+        A channel whose newest item outlived ``POSITION_KEPT_SECONDS`` (DynamoDB deletes
+        expired items within days, in no order) has lost its position: its epoch is
+        ``None`` and its next message starts a new one, continuing the ``seq``.
         """
-        item = ChannelModel(channel)
-        item.update(
-            actions=[
-                ChannelModel.epoch.set(ChannelModel.epoch | new_epoch()),
-                ChannelModel.seq.add(1),
-            ]
-        )
-        return ChannelPosition(epoch=item.epoch, seq=int(item.seq))
+        for item in HistoryModel.query(
+            channel, consistent_read=True, scan_index_forward=False, limit=1, page_size=1
+        ):
+            epoch = item.epoch if item.ttl > now else None
+            return ChannelPosition(epoch=epoch, seq=int(item.seq))
+        return ChannelPosition(epoch=None, seq=0)
 
     # ------------------------------------------------------------ tokens
     def spend_token(self, jti: str, expires_at: int) -> bool:

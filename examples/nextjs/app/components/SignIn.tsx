@@ -22,7 +22,9 @@ export function SignIn() {
       setError(((await response.json()) as { error?: string }).error ?? "could not sign in");
       return;
     }
-    // Without a session the token route answered 401 and the client stopped (`unauthorized`).
+    // Without a session the token route answered 401 and the client stopped (`unauthorized`), or
+    // that request is still on its way: start over, with the new session's cookie.
+    client.close();
     client.connect();
     router.refresh();
   }
