@@ -64,7 +64,7 @@ pytest: $(VENV)/.stamp .tools/sam/.stamp ## the Python test suite with coverage 
 test: lint typecheck template-check sam-build pytest js-test browser-test ## everything CI runs
 
 .PHONY: js-test browser-test
-js-test: $(VENV)/.stamp ## the JS packages (clients/js, clients/server): npm ci, build, tests (node --test), next build of examples/nextjs
+js-test: $(VENV)/.stamp ## the JS packages (clients/js, clients/server): npm ci, build, tests (node --test), a short soak, the packed tarballs installed and next build of examples/nextjs
 	clients/run-tests.sh
 
 browser-test: $(VENV)/.stamp ## the demo page in headless Chromium against the local gateway (installs Debian's chromium if missing)
@@ -132,6 +132,10 @@ bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one pub
 .PHONY: fuzz
 fuzz: $(VENV)/.stamp ## hostile input through the local gateway: 10,000 frames, bodies, tokens; then checks it works and logged no traceback (ARGS=--frames N ...)
 	$(PY) -m fuzz.run $(ARGS)
+
+.PHONY: soak
+soak: $(VENV)/.stamp $(CLIENT_DIST) ## faults and load: the local gateway with faults injected, hundreds of real browser clients; one summary line last, non-zero on any loss or duplicate (ARGS='--duration 300 --subscribers 300 ...'; --help lists them)
+	$(PY) -m soak $(ARGS)
 
 e2e: $(VENV)/.stamp ## the local gateway's end-to-end tests alone (no coverage)
 	$(PY) -m pytest -m e2e --no-cov tests/e2e

@@ -41,4 +41,10 @@ cp "$root/clients/install-check/"{package.json,package-lock.json,tsconfig.json,e
   && npm install --no-save --no-audit --no-fund "$packs"/switchboard-client-*.tgz "$packs"/switchboard-server-*.tgz \
   && node esm-check.mjs && npx --no-install tsc -p tsconfig.json && echo "types-check: tsc passed")
 
+# The short form of `make soak`: the built client in Node against the local gateway with faults
+# injected (tens of seconds); fails on any message lost or duplicated.
+step "soak (short): faults injected, the client must lose and duplicate nothing"
+"$root/.venv/bin/python" -m soak --duration 12 --subscribers 60 --small-channels 2 --threshold 40 \
+  --publish-interval-ms 600 --drop-every-ms 400 --settle 40 --seed 12
+
 step "clients: all passed"

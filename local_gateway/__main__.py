@@ -16,6 +16,7 @@ from pathlib import Path
 
 from local_gateway.dynamodb import create_tables, embedded_moto
 from local_gateway.eventlog import EventLog
+from local_gateway.faults import FaultError, Faults, parse_faults
 from local_gateway.reload import watch
 from local_gateway.server import Gateway
 from local_gateway.settings import Settings, function_environment, load_env_vars
@@ -34,9 +35,13 @@ def _client_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+async def run(
+    settings: Settings, stop: asyncio.Event | None = None, faults: Faults | None = None
+) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM); ``faults`` (made from the settings
+    by default) injects failures and counts them."""
     started = time.monotonic()
+    faults = faults or Faults(settings.faults)
     app = load_application(settings.template)
     log = EventLog(
         functions=not settings.quiet_functions,
@@ -50,7 +55,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(signum, stop.set)
 
     with contextlib.ExitStack() as resources:
-        app, backends = _backends(resources, settings, app)
+        app, backends = _backends(resources, settings, app, faults)
         dynamodb, moto = backends.dynamodb, backends.moto
         workers = Workers()
         root = settings.static_root or app.template_path.parent
@@ -61,6 +66,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             idle_timeout=settings.idle_timeout,
             max_duration=settings.max_duration,
             dev_pages=DevPages(root, settings.ws_secret),
+            faults=faults,
         )
         port = await gateway.start(settings.host, settings.port)
         base = f"{_client_host(settings.host)}:{port}"
@@ -73,9 +79,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 sqs_endpoint=moto if app.queues else None,
             )
             workers.pools[name] = FunctionPool(
-                spec, environment, settings.workers_per_function, log.function_output
+                spec, environment, settings.workers_per_function, log.function_output, faults
             )
-        pollers = _pollers(app, backends, workers=workers, log=log, settings=settings)
+        pollers = _pollers(
+            app, backends, workers=workers, log=log, settings=settings, faults=faults
+        )
         listening = time.monotonic() - started
         if settings.prewarm:
             await workers.prewarm()
@@ -115,14 +123,14 @@ class _Backends:
 
 
 def _backends(
-    resources: contextlib.ExitStack, settings: Settings, app: Application
+    resources: contextlib.ExitStack, settings: Settings, app: Application, faults: Faults
 ) -> tuple[Application, _Backends]:
     """moto serves DynamoDB (unless DYNAMODB_ENDPOINT names another) and every SQS queue;
     the tables and queues are created. The application is read again with the queues' local
     URLs, for ``!Ref Queue`` and ``!GetAtt Queue.QueueUrl``."""
     moto = None
     if not settings.dynamodb_endpoint or app.queues:
-        moto = resources.enter_context(embedded_moto())
+        moto = resources.enter_context(embedded_moto(faults.wsgi))
     dynamodb = settings.dynamodb_endpoint or moto
     assert dynamodb is not None
     create_tables(dynamodb, app.tables)
@@ -142,6 +150,7 @@ def _pollers(
     workers: Workers,
     log: EventLog,
     settings: Settings,
+    faults: Faults,
 ) -> list[EventSourcePoller]:
     """An event source poller per enabled SQS event; at most MaximumConcurrency invocations
     at once (and no more than the function's workers, so records never wait for one)."""
@@ -166,6 +175,7 @@ def _pollers(
                 pool=functools.partial(workers.__getitem__, source.function),
                 log=log,
                 concurrency=concurrency,
+                faults=faults,
             )
         )
     return pollers
@@ -213,6 +223,8 @@ def _banner(
         )
     for function, kind in gateway.app.unserved_events:
         lines.append(f"  Not served   {kind} events of {function} (no local {kind})")
+    if settings.faults.enabled:
+        lines.append(f"  Faults       {settings.faults.describe()}  (local_gateway.faults)")
     if settings.idle_timeout != 600 or settings.max_duration != 7200:
         lines.append(
             f"  Timeouts     idle {settings.idle_timeout:g}s, maximum {settings.max_duration:g}s"
@@ -253,11 +265,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--raw-function-logs", action="store_true", default=None, help="whole JSON log lines"
     )
     parser.add_argument("--verbose", action="store_true", default=None, help="log @connections")
+    parser.add_argument(
+        "--faults", help="failures to inject, e.g. post_429=0.05,kill=0.01 ($FAULTS; see docs)"
+    )
     args = vars(parser.parse_args(argv))
+    if args["faults"] is not None:
+        try:
+            args["faults"] = parse_faults(args["faults"])
+        except FaultError as exc:
+            parser.error(str(exc))
     env_vars = args.pop("env_vars")
     if env_vars is not None:
         args["env_vars"] = load_env_vars(env_vars)
-    settings = Settings.from_environment(**args)
+    try:
+        settings = Settings.from_environment(**args)
+    except FaultError as exc:
+        sys.exit(f"local gateway: {exc}")
     _raise_open_file_limit()
     try:
         asyncio.run(run(settings))

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -43,14 +45,41 @@ def create_tables(endpoint: str, tables: Iterable[TableSpec]) -> None:
             )
 
 
+def one_dynamodb_call_at_a_time(app: Callable[..., Any]) -> Callable[..., Any]:
+    """``app`` (moto's WSGI application) serving DynamoDB calls one at a time.
+
+    moto's server runs each request in its own thread, and its DynamoDB backend has no lock:
+    two concurrent ``UpdateItem ADD`` calls could both read 3 and both write 4 (the soak saw
+    two publishes given the same ``seq``), and ``TransactWriteItems`` copies tables that
+    other threads are changing. DynamoDB makes every write to an item atomic; one call at a
+    time is the simplest way to do the same here. SQS calls are not serialized.
+    """
+    lock = threading.Lock()
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))  # the body is made under the lock
+
+    return application
+
+
 @contextlib.contextmanager
-def embedded_moto() -> Iterator[str]:
-    """moto's server in this process on a free port of 127.0.0.1: its endpoint URL."""
+def embedded_moto(wrap: Callable[[Any], Any] | None = None) -> Iterator[str]:
+    """moto's server in this process on a free port of 127.0.0.1: its endpoint URL.
+
+    ``wrap`` takes moto's WSGI application and returns the one served (fault injection)."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per call
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    wsgi = server._server  # werkzeug's server: each request reads its .app
+    assert wsgi is not None
+    wsgi.app = one_dynamodb_call_at_a_time(wsgi.app)
+    if wrap is not None:
+        wsgi.app = wrap(wsgi.app)
     try:
         host, port = server.get_host_and_port()
         yield f"http://{host}:{port}"

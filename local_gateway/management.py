@@ -21,6 +21,7 @@ from local_gateway.eventlog import EventLog
 from local_gateway.http11 import Request, Response, json_response
 
 if TYPE_CHECKING:
+    from local_gateway.faults import Faults
     from local_gateway.server import LiveConnection
 
 __all__ = ["ManagementApi"]
@@ -42,9 +43,14 @@ class ManagementApi:
     """``@connections`` over the gateway's live connections."""
 
     def __init__(
-        self, connections: Mapping[str, LiveConnection], log: EventLog, stage: str
+        self,
+        connections: Mapping[str, LiveConnection],
+        log: EventLog,
+        stage: str,
+        faults: Faults | None = None,
     ) -> None:
         self.connections = connections
+        self.faults = faults  # injected failures (local_gateway.faults), when on
         self.log = log
         self.pattern = re.compile(rf"^(?:/{re.escape(stage)})?/@connections/(?P<id>[^/]+)/?$")
 
@@ -75,6 +81,11 @@ class ManagementApi:
         return Response(204, headers=_request_id())
 
     async def _post(self, live: LiveConnection, body: bytes) -> Response:
+        if self.faults is not None:
+            fault = await self.faults.before_post(live)
+            if fault is not None:
+                self.log.detail("@connections", live.info.connection_id, "POST", fault[0])
+                return _error(fault[0], fault[1], None)
         data: str | bytes
         try:
             data = body.decode()

@@ -39,6 +39,7 @@ from websockets.typing import Subprotocol
 
 from local_gateway import events, http11
 from local_gateway.eventlog import EventLog
+from local_gateway.faults import Faults
 from local_gateway.management import ManagementApi
 from local_gateway.routing import HttpRouter, select_websocket_route
 from local_gateway.static import DevPages
@@ -173,6 +174,7 @@ class Gateway:
         idle_timeout: float,
         max_duration: float,
         dev_pages: DevPages | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.app = app
         self.workers = workers
@@ -182,7 +184,7 @@ class Gateway:
         self.dev_pages = dev_pages
         self.connections: dict[str, LiveConnection] = {}
         self.http_router = HttpRouter(app.http_routes)
-        self.management = ManagementApi(self.connections, log, app.websocket_api.stage)
+        self.management = ManagementApi(self.connections, log, app.websocket_api.stage, faults)
         self.plain_transports: set[asyncio.Transport] = set()  # HTTP, or not sniffed yet
         self._tasks: set[asyncio.Task[Any]] = set()
         self._websocket_tasks: set[asyncio.Task[Any]] = set()

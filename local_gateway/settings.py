@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from local_gateway.faults import ENV_FAULTS, FaultSettings, parse_faults
 from local_gateway.template import REGION, FunctionSpec
 
 __all__ = ["DEFAULT_WS_SECRET", "Settings", "function_environment"]
@@ -27,6 +28,7 @@ ENV_WS_SECRET = "WS_SECRET"  # noqa: S105 - a variable name
 ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"
 ENV_TEMPLATE = "TEMPLATE"
 ENV_SQS_VISIBILITY_TIMEOUT = "SQS_VISIBILITY_TIMEOUT"
+# ENV_FAULTS ("FAULTS"): injected failures, local_gateway.faults
 
 # Variables of the gateway's own environment that a function may see (the rest stays out).
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
@@ -60,6 +62,7 @@ class Settings:
     quiet_functions: bool = False
     raw_function_logs: bool = False
     verbose: bool = False
+    faults: FaultSettings = dataclasses.field(default_factory=FaultSettings)  # none by default
 
     @classmethod
     def from_environment(cls, **overrides: Any) -> Settings:
@@ -77,6 +80,8 @@ class Settings:
             values["dynamodb_endpoint"] = os.environ[ENV_DYNAMODB_ENDPOINT]
         if os.environ.get(ENV_SQS_VISIBILITY_TIMEOUT):
             values["sqs_visibility_timeout"] = int(os.environ[ENV_SQS_VISIBILITY_TIMEOUT])
+        if os.environ.get(ENV_FAULTS):
+            values["faults"] = parse_faults(os.environ[ENV_FAULTS])
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 

@@ -25,6 +25,7 @@ import boto3
 from botocore.config import Config
 
 from local_gateway.eventlog import EventLog
+from local_gateway.faults import Faults
 from local_gateway.template import REGION, QueueSpec, SqsEventSource
 from local_gateway.workers import FunctionPool, InvocationError
 
@@ -162,8 +163,10 @@ class EventSourcePoller:
         pool: Callable[[], FunctionPool],
         log: EventLog,
         concurrency: int,
+        faults: Faults | None = None,
     ) -> None:
         self.source = source
+        self.faults = faults or Faults()  # batches redelivered on purpose, when on
         self.queue = queue
         self.queue_url = queue_url
         self.pool = pool  # looked up per invocation: the pool of the function as it is now
@@ -246,6 +249,7 @@ class EventSourcePoller:
             done = succeeded(
                 records, result, report_batch_item_failures=self.source.report_batch_item_failures
             )
+            done = self.faults.deletable(done)
             if done:
                 await asyncio.to_thread(self._delete, done)
             failed = len(records) - len(done)

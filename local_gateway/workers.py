@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from local_gateway.faults import Faults
 from local_gateway.template import ACCOUNT_ID, REGION, FunctionSpec
 
 __all__ = ["FunctionPool", "InvocationError", "Workers"]
@@ -53,13 +54,16 @@ class _Worker:
     generation: int
     log_task: asyncio.Task[None]
     ready: bool = False
+    killed: bool = False
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None
+        # A killed worker is dead before the child is reaped: never reuse it.
+        return not self.killed and self.process.returncode is None
 
     def kill(self) -> None:
         if self.alive:
+            self.killed = True
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
 
@@ -71,9 +75,15 @@ class FunctionPool:
     """Up to ``size`` warm workers for one function."""
 
     def __init__(
-        self, spec: FunctionSpec, environment: Mapping[str, str], size: int, log: LogSink
+        self,
+        spec: FunctionSpec,
+        environment: Mapping[str, str],
+        size: int,
+        log: LogSink,
+        faults: Faults | None = None,
     ) -> None:
         self.spec = spec
+        self.faults = faults or Faults()  # kills and freezes mid-invocation, when on
         self.environment = dict(environment)
         self.size = size
         self.log = log
@@ -242,6 +252,7 @@ class FunctionPool:
         """Run the handler on ``event``; its return value, or :class:`InvocationError`."""
         request_id = request_id or str(uuid.uuid4())
         worker = await self._acquire()
+        armed = None
         try:
             deadline = time.monotonic() + self.spec.timeout
             async with asyncio.timeout(self.spec.timeout):
@@ -258,6 +269,7 @@ class FunctionPool:
                 assert worker.process.stdin is not None
                 worker.process.stdin.write(json.dumps(request).encode() + b"\n")
                 await worker.process.stdin.drain()
+                armed = self.faults.arm(worker.process.pid, self.spec.name)
                 answer = await self._read(worker)
         except TimeoutError:
             worker.kill()
@@ -276,6 +288,8 @@ class FunctionPool:
                 {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}
             ) from None
         finally:
+            if armed is not None:
+                armed.cancel()
             await self._release(worker)
         if "error" in answer:
             raise InvocationError(answer["error"])

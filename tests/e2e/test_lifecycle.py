@@ -39,14 +39,18 @@ def test_the_idle_timeout_closes_with_1001_and_runs_disconnect(
     short_timeouts: GatewayProcess,
 ) -> None:
     with connect(short_timeouts.url) as websocket:
+        # The gateway's last traffic on this connection falls between sending the frame
+        # and reading its reply; the close comes IDLE after it, however slow the machine.
+        sent = time.monotonic()
         connection_id = whoami(websocket)["requestContext"]["connectionId"]
-        quiet_since = time.monotonic()
+        answered = time.monotonic()
         with pytest.raises(ConnectionClosed) as closed:
             websocket.recv(timeout=10)
-        waited = time.monotonic() - quiet_since
+        closed_at = time.monotonic()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1001
-    assert IDLE * 0.9 <= waited <= IDLE + 1.5
+    assert closed_at - sent >= IDLE * 0.95
+    assert closed_at - answered <= IDLE + 1.5
     context = short_timeouts.record(f"disconnect-{connection_id}")["requestContext"]
     assert (context["disconnectStatusCode"], context["disconnectReason"]) == (1001, "Going away")
 

@@ -259,3 +259,34 @@ def test_going_live_never_recreates_a_subscription_deleted_meanwhile(
     assert store.go_live(BOB, "room:g", 1, check=True) is True
     [live] = SubscriptionModel.query("room:g")
     assert (live.pending, live.live_from, live.ttl) == (None, 1, record.expires_at)
+
+
+# Found by the soak (make soak): a resume that raced a publish answered recovered: false
+# although nothing was lost, so the client raised a needless reset.
+
+
+def test_a_publish_getting_in_before_a_caught_up_resume_goes_live_is_replayed(
+    two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = services.store()
+    send_frame(BOB, {"action": "publish", "channel": "room:seam", "data": "seen"})
+    epoch = frames(two, BOB)[-1]["epoch"]
+    connect(ALICE_2, "alice")
+    original = store.subscribe
+    raced: list[int] = []
+
+    def subscribe_then_race(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        if not raced:  # another publisher gets in while the subscription is not live yet
+            raced.append(1)
+            send_frame(BOB, {"action": "publish", "channel": "room:seam", "data": "raced"})
+
+    monkeypatch.setattr(store, "subscribe", subscribe_then_race)
+    send_frame(
+        ALICE_2,
+        {"action": "subscribe", "channel": "room:seam", "since": 1, "epoch": epoch, "id": "r"},
+    )
+    got = frames(two, ALICE_2)
+    assert [(f["type"], f.get("seq")) for f in got] == [("message", 2), ("ack", 2)]
+    assert got[0]["data"] == "raced"
+    assert got[1]["recovered"] is True

@@ -221,6 +221,8 @@ interface Channel {
   confirmed: boolean;
   /** The id of a subscribe request in flight. */
   inFlight: string | null;
+  /** Subscribes of this channel that timed out in a row (their retries back off). */
+  timeouts: number;
 }
 
 /** A publish (or a presence/history read) waiting for a connection. */
@@ -400,6 +402,7 @@ export class SwitchboardClient {
         waiters: [],
         confirmed: false,
         inFlight: null,
+        timeouts: 0,
       };
       if (since !== undefined) entry.cursor.resumeFrom(since, epoch);
       this.channels.set(channel, entry);
@@ -665,8 +668,7 @@ export class SwitchboardClient {
   }
 
   private handleClose(connection: Connection, code: number, reason: string): void {
-    connection.socket.onopen = connection.socket.onmessage = null;
-    connection.socket.onclose = connection.socket.onerror = null;
+    detach(connection.socket);
     this.clearTimers(connection);
     this.failPending(
       connection,
@@ -709,7 +711,7 @@ export class SwitchboardClient {
   /** Treat `connection` as dead at once (without waiting for a close handshake). */
   private drop(connection: Connection, reason: string): void {
     const socket = connection.socket;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    detach(socket);
     try {
       socket.close(CLOSE_DEAD, reason);
     } catch {
@@ -721,7 +723,7 @@ export class SwitchboardClient {
   /** Close a socket that is no longer wanted, failing what it still carries with `error`. */
   private discard(connection: Connection, code: number, reason: string, error: Error): void {
     const socket = connection.socket;
-    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    detach(socket);
     connection.retiring = false;
     this.clearTimers(connection);
     this.failPending(connection, error);
@@ -979,6 +981,7 @@ export class SwitchboardClient {
     if (this.channels.get(channel.name) !== channel) return; // unsubscribed meanwhile
     if (channel.inFlight === id) channel.inFlight = null;
     channel.confirmed = true;
+    channel.timeouts = 0;
     const update = channel.cursor.acknowledge(ack, sent);
     this.deliver(channel, update.deliver);
     if (update.reset) this.emitReset(channel);
@@ -1016,10 +1019,17 @@ export class SwitchboardClient {
       if (channel.handlers.size > 0) this.emit("error", { error: failure, channel: channel.name });
       return;
     }
-    // Timed out with handlers still attached: ask again while this socket is current.
-    if (connection === this.current && this.isOpen() && channel.inFlight === null) {
-      void this.sendSubscribe(channel, connection);
-    }
+    // Timed out with handlers still attached: ask again while this socket is current, after a
+    // backoff. A slow server still has the first one queued; asking again at once only adds
+    // to its queue (hundreds of clients doing so kept the soak's gateway from ever catching up).
+    const delay = backoffDelay(channel.timeouts, this.platform!.random, this.backoff);
+    channel.timeouts += 1;
+    this.addTimer(connection, delay, () => {
+      if (this.channels.get(channel.name) !== channel) return;
+      if (connection === this.current && this.isOpen() && channel.inFlight === null) {
+        void this.sendSubscribe(channel, connection);
+      }
+    });
   }
 
   /** The channel's history could not be followed: the app must reload its state. */
@@ -1166,6 +1176,14 @@ async function errorText(response: TokenResponse): Promise<string> {
   } catch {
     return "";
   }
+}
+
+/** Stop listening to a socket about to be closed. `onerror` becomes a no-op, not null: the `ws`
+ * package reports closing a socket that is still connecting as an "error" event, which ends a
+ * Node process when nothing listens to it. */
+function detach(socket: SocketLike): void {
+  socket.onopen = socket.onmessage = socket.onclose = null;
+  socket.onerror = () => {};
 }
 
 function isUnauthorized(error: unknown): boolean {

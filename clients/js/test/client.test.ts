@@ -498,6 +498,30 @@ describe("subscriptions and recovery", () => {
     assert.deepEqual(got, [["a", 11], ["a", 12], ["a", 13]]);
   });
 
+  // Found by the soak (make soak): with the server slow, every timed-out resubscribe was sent
+  // again at once, on top of the one still queued, and the server never caught up.
+  it("asks again after a backoff, not at once, when a resubscribe times out", async () => {
+    const h = harness({ requestTimeoutMs: 1000, backoff: { baseMs: 400, capMs: 10_000 } });
+    let socket = await connected(h);
+    await subscribed(socket, () => h.client.subscribe("room", () => {}), { epoch: "e", seq: 1 });
+    socket.drop(1001);
+    socket = await reopened(h);
+    assert.equal(socket.frames("subscribe").length, 1);
+    await h.clock.advance(1000); // the resubscribe times out
+    assert.equal(socket.frames("subscribe").length, 1, "not again at once");
+    await h.clock.advance(199); // random 0.5 of the first ceiling (400 ms): 200 ms
+    assert.equal(socket.frames("subscribe").length, 1);
+    await h.clock.advance(1);
+    assert.equal(socket.frames("subscribe").length, 2);
+    await h.clock.advance(1000 + 399); // times out again: the ceiling doubles (800 ms)
+    assert.equal(socket.frames("subscribe").length, 2);
+    await h.clock.advance(1);
+    assert.equal(socket.frames("subscribe").length, 3);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 1, recovered: true });
+    await flush();
+    assert.deepEqual(socket.frames("subscribe").map((f) => f.since), [1, 1, 1]);
+  });
+
   it("raises `reset` when the resubscribe ack says recovered: false", async () => {
     const h = harness();
     let socket = await connected(h);

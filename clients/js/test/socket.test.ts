@@ -133,3 +133,44 @@ describe("against a real WebSocket server", () => {
     }
   });
 });
+
+// Found by the soak (make soak), where hundreds of clients run on the `ws` package: closing a
+// socket that had not opened yet (close(), or the connect timeout) detached its handlers first,
+// and `ws` then emitted its "closed before the connection was established" error with no
+// listener, which ends a Node process.
+describe("the ws package: closing a socket that is still connecting", () => {
+  it("does not leave an error event without a listener", async () => {
+    const { createServer } = await import("node:net");
+    const sockets: Array<import("node:net").Socket> = [];
+    const silent = createServer((socket) => sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.prependListener("uncaughtException", onUncaught);
+    try {
+      for (const how of ["close", "connect timeout"] as const) {
+        const client = createClient({
+          url: `ws://127.0.0.1:${port}`,
+          getToken: () => "token",
+          connectTimeoutMs: how === "close" ? 10_000 : 50,
+          backoff: { baseMs: 10_000, capMs: 10_000 },
+          platform: { WebSocket: WebSocket as unknown as SocketConstructor },
+        });
+        const before = sockets.length;
+        client.connect();
+        while (sockets.length === before) await new Promise((resolve) => setTimeout(resolve, 5));
+        if (how === "close") client.close();
+        else while (client.state !== "reconnecting") await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, 50)); // ws emits its error on a later tick
+        assert.deepEqual(uncaught, [], how);
+        assert.equal(client.state, how === "close" ? "closed" : "reconnecting");
+        client.close();
+      }
+    } finally {
+      process.removeListener("uncaughtException", onUncaught);
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+});

@@ -195,8 +195,9 @@ class Realtime:
             return None
         if since > position.seq or position.seq - since > self.settings.replay_limit:
             return None
-        if since == position.seq:
-            return None  # nothing missed: a plain subscribe answers recovered
+        # Nothing missed (since == seq) goes the same way: a publish that gets in before the
+        # subscription is live is replayed, not left to a plain subscribe that would answer
+        # recovered: false for a message the client is about to receive.
         missed = self._kept_between(channel, since, position.seq)
         if missed is None:
             return None
@@ -238,8 +239,9 @@ class Realtime:
     def _kept_between(self, channel: str, after: int, through: int) -> list[tuple[int, str]] | None:
         """Every kept message in ``(after, through]`` in order, or ``None`` if any is gone.
 
-        A message whose seq was given out but not yet written (a publish in flight)
-        is waited for briefly; one missing at the head was evicted or expired.
+        A seq exists only with its message (the publish takes it by writing the message),
+        so a gap is an expiry or the count cap, never a publish in flight; a short wait
+        covers a read that races the newest write.
         """
         wanted = through - after
         if wanted <= 0:

@@ -1,0 +1,276 @@
+"""``python -m soak`` (``make soak``): the local gateway under load with faults injected.
+
+Runs the real local gateway (template.yaml's functions, embedded DynamoDB and SQS) in this
+process with :mod:`local_gateway.faults` on, and soak/clients.mjs in Node: subscribers that
+are the real browser client (some dropped or restarted at random, resuming), publishers over
+WebSocket and ``POST /publish``, on channels whose fan-out is inline (``--small-channels``)
+and over the SQS threshold (``--big-channels``). When publishing stops, the faults are
+switched off and one fence message per channel lets every subscriber notice what it missed
+last. :mod:`soak.checker` then compares what each subscriber's application layer received
+with what was acknowledged. The last line is the summary; the exit status is 1 if anything
+was lost, duplicated or out of order (or a ``--min-*`` bound was not met).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from local_gateway.__main__ import run
+from local_gateway.faults import FaultError, Faults, parse_faults
+from local_gateway.settings import DEFAULT_WS_SECRET, Settings
+from soak.checker import Verdict, check
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENTS = Path(__file__).with_name("clients.mjs")
+CLIENT_DIR = ROOT / "clients" / "js"
+
+# About 7% of @connections posts fail (429, 500, 410) and 1% are slow, 3% of DynamoDB calls
+# are throttled or fail, a few invocations die or time out, a tenth of SQS batches come back.
+# A 410 drops the subscriber's socket: per post, its rate grows with the fan-out, so it is
+# kept low (each one is a reconnect and a resubscribe on every channel).
+DEFAULT_FAULTS = (
+    "post_429=0.04,post_500=0.025,post_410=0.0002,post_slow=0.01,post_delay=0.2,"
+    "dynamodb_throttle=0.02,dynamodb_error=0.01,kill=0.003,timeout=0.0005,sqs_redeliver=0.1"
+)
+
+
+class _LogFile(io.TextIOBase):
+    """The gateway's console, into a file; notices its "Ready" line."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("w", encoding="utf-8")
+        self.ready = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        if text.startswith("Ready in "):
+            self.ready.set()
+        return self.file.write(text)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _plan(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
+    """Channels, who subscribes to what, and the publishers."""
+    big = [f"soak:big-{n}" for n in range(args.big_channels)]
+    small = [f"soak:small-{n}" for n in range(args.small_channels)]
+    subscribers = []
+    for n in range(args.subscribers):  # every big channel, and one small one
+        subscribers.append(big + ([small[n % len(small)]] if small else []))
+    channels = big + small
+    interval = args.publish_interval_ms
+
+    def publishers(count: int) -> list[dict[str, Any]]:
+        return [{"channels": channels, "intervalMs": interval} for _ in range(count)]
+
+    return {
+        "channels": channels,
+        "subscribers": subscribers,
+        "wsPublishers": publishers(args.ws_publishers),
+        "httpPublishers": publishers(args.http_publishers),
+        "seed": rng.randrange(2**32),
+    }
+
+
+async def _soak(args: argparse.Namespace, out: TextIO) -> int:
+    rng = random.Random(args.seed)  # a test's random choices
+    fault_settings = parse_faults(f"{args.faults},seed={rng.randrange(2**32)}")
+    faults = Faults(fault_settings)
+    faults.active = False  # on once every subscriber is in
+    workdir = Path(tempfile.mkdtemp(prefix="soak-"))
+    log = _LogFile(workdir / "gateway.log")
+    port = _free_port()
+    settings = Settings(
+        template=ROOT / "template.yaml",
+        host="127.0.0.1",
+        port=port,
+        watch=False,
+        quiet_functions=not args.function_logs,
+        workers_per_function=args.workers,
+        sqs_visibility_timeout=args.visibility_timeout,
+        env_vars={"Parameters": {"FANOUT_QUEUE_THRESHOLD": str(args.threshold)}},
+        faults=fault_settings,
+    )
+    stop = asyncio.Event()
+    with contextlib.redirect_stdout(log):
+        gateway = asyncio.create_task(run(settings, stop, faults))
+        await asyncio.wait_for(log.ready.wait(), 120)
+    # moto's own errors under concurrency (a 500 that botocore retries): not for the console
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    config = {
+        **_plan(args, rng),
+        "url": f"ws://127.0.0.1:{port}",
+        "http": f"http://127.0.0.1:{port}",
+        "secret": DEFAULT_WS_SECRET,
+        "clientDir": str(CLIENT_DIR),
+        "duration": args.duration,
+        "dropEveryMs": args.drop_every_ms,
+        "restartShare": 0.25,
+        "requestTimeoutMs": 15000,
+        "wave": 25,
+        "settleSeconds": args.settle,
+        "result": str(workdir / "record.json"),
+    }
+    out.write(
+        f"soak: {args.subscribers} subscribers on {len(config['channels'])} channels "
+        f"({args.big_channels} over the SQS threshold of {args.threshold}), "
+        f"{args.ws_publishers} WebSocket + {args.http_publishers} HTTP publishers, "
+        f"{args.duration:g}s; faults {fault_settings.describe()}; log {log.file.name}\n"
+    )
+    out.flush()
+    node = await asyncio.create_subprocess_exec(
+        "node",
+        str(CLIENTS),
+        json.dumps(config),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert node.stdin is not None
+    assert node.stdout is not None
+    # A gateway that stops (Ctrl-C, SIGTERM) takes the clients with it.
+    gateway.add_done_callback(lambda _task: node.returncode is None and node.kill())
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(args.duration + args.settle + 180):
+            while line := await node.stdout.readline():
+                phase = json.loads(line).get("phase")
+                if phase == "ready":
+                    faults.active = True
+                    started = time.monotonic()
+                    node.stdin.write(b"start\n")
+                elif phase == "settle":
+                    faults.active = False
+                    node.stdin.write(b"fence\n")
+                elif phase == "done":
+                    break
+                await node.stdin.drain()
+            code = await node.wait()
+    finally:
+        if node.returncode is None:
+            node.kill()
+            await node.wait()
+        stop.set()
+        with contextlib.redirect_stdout(log):
+            await gateway
+        log.flush()
+    elapsed = time.monotonic() - started
+    if code != 0:
+        out.write(f"soak: the clients exited with status {code}\n")
+        return 1
+    record = json.loads(Path(config["result"]).read_text(encoding="utf-8"))
+    verdict = check(record)
+    status = _report(out, verdict, faults, record, elapsed, args)
+    if status == 0 and not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return status
+
+
+def _report(
+    out: TextIO,
+    verdict: Verdict,
+    faults: Faults,
+    record: dict[str, Any],
+    elapsed: float,
+    args: argparse.Namespace,
+) -> int:
+    summary = faults.summary()
+    faulted = summary["faults"]
+    post_faults = sum(faulted.get(name, 0) for name in ("post_429", "post_500", "post_410"))
+    slow = summary["faults"].get("post_slow", 0)
+    share = post_faults / summary["posts"] if summary["posts"] else 0.0
+    mix = ", ".join(f"{name}={count}" for name, count in sorted(summary["faults"].items()))
+    counts = record["counts"]
+    out.write(
+        f"soak: {elapsed:.0f}s, {len(record['published'])} messages acknowledged, "
+        f"{summary['posts']} @connections posts of which {post_faults} failed ({share:.1%}) "
+        f"and {slow} slow; "
+        f"{summary['redelivered_records']} SQS records redelivered\n"
+    )
+    out.write(f"soak: fault mix: {mix or 'none'}\n")
+    out.write(
+        f"soak: clients: {counts['drops']} sockets dropped, {counts['restarts']} restarts with "
+        f"resume, {counts['wsFailed']} WebSocket + {counts['httpFailed']} HTTP publishes not "
+        f"acknowledged, {counts['httpRetries']} HTTP retries, {counts['subscribeRetries']} "
+        f"subscribe retries, {counts['settled']}/{counts['subscribers']} caught up with the "
+        f"fences; client errors {counts['errors']}\n"
+    )
+    reasons = ", ".join(f"{why}={n}" for why, n in sorted(verdict.reset_reasons.items()))
+    out.write(
+        f"soak: {verdict.covered_by_reset} messages covered by resets ({reasons or 'none'}), "
+        f"{verdict.disordered} out of order, {verdict.mismatched} mismatched\n"
+    )
+    for example in verdict.examples:
+        out.write(f"soak:   {example}\n")
+    failed = not verdict.ok
+    if verdict.deliveries < args.min_deliveries:
+        out.write(f"soak: fewer than {args.min_deliveries} deliveries checked\n")
+        failed = True
+    if share < args.min_post_faults:
+        out.write(f"soak: fewer than {args.min_post_faults:.0%} of posts faulted\n")
+        failed = True
+    out.write(
+        f"soak: {verdict.deliveries} deliveries checked, {faults.injected} faults injected, "
+        f"{verdict.lost} lost, {verdict.duplicated} duplicated, {verdict.resets} resets\n"
+    )
+    out.flush()
+    return 1 if failed else 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The soak's command line."""
+    parser = argparse.ArgumentParser(prog="python -m soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of publishing")
+    parser.add_argument("--subscribers", type=int, default=200)
+    parser.add_argument("--big-channels", type=int, default=2, help="fanned out through SQS")
+    parser.add_argument("--small-channels", type=int, default=4, help="fanned out inline")
+    parser.add_argument("--threshold", type=int, default=100, help="FANOUT_QUEUE_THRESHOLD")
+    parser.add_argument("--ws-publishers", type=int, default=4)
+    parser.add_argument("--http-publishers", type=int, default=2)
+    parser.add_argument("--publish-interval-ms", type=int, default=2000, help="per publisher")
+    parser.add_argument("--drop-every-ms", type=int, default=1500, help="one subscriber dropped")
+    parser.add_argument("--faults", default=DEFAULT_FAULTS, help="the FAULTS syntax")
+    parser.add_argument("--workers", type=int, default=6, help="workers per function")
+    parser.add_argument("--visibility-timeout", type=int, default=30, help="SQS, seconds")
+    parser.add_argument("--settle", type=float, default=60.0, help="seconds to catch up")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--min-deliveries", type=int, default=0)
+    parser.add_argument("--min-post-faults", type=float, default=0.0, help="a share, e.g. 0.05")
+    parser.add_argument("--function-logs", action="store_true", help="into the gateway log")
+    parser.add_argument("--keep", action="store_true", help="keep the log and record")
+    args = parser.parse_args(argv)
+    try:
+        parse_faults(args.faults)
+    except FaultError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the soak; 0 when nothing was lost or duplicated."""
+    args = parse_args(argv)
+    if shutil.which("node") is None or not (CLIENT_DIR / "dist" / "index.js").exists():
+        sys.exit("soak: needs Node.js and the built client (make soak builds it)")
+    return asyncio.run(_soak(args, sys.stdout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
