@@ -260,3 +260,11 @@ def test_exactly_one_token_per_handshake() -> None:
     assert find_token({}, {"Sec-WebSocket-Protocol": "switchboard, b"}).count == 1
     assert find_token({"token": "a"}, {}, {"token": ["a"]}).count == 1
     assert find_token(None, None).count == 0
+
+
+def test_the_query_token_is_the_single_valued_one_and_repeats_are_counted() -> None:
+    """API Gateway's queryStringParameters holds the last ?token=, the multi-valued map
+    every one: the token is the former, the count comes from the latter."""
+    assert find_token({"token": "b"}, {}, {"token": ["a", "b"]}).token == "b"
+    assert find_token({"token": "a"}, {}, {"token": ["<JWT>"]}) == find_token({"token": "a"}, {})
+    assert find_token(None, {}, {"token": ["a"]}).token == "a"

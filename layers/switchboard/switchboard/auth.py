@@ -76,18 +76,17 @@ def find_token(
     raw = (headers or {}).get("Sec-WebSocket-Protocol") or ""
     offered = [item.strip() for item in raw.split(",") if item.strip()]
     echo = SUBPROTOCOL in offered
+    single = (query or {}).get("token") or None
+    # API Gateway's single-valued map holds the last ?token=; the multi-valued one, each.
     queried = [value for value in (multi_query or {}).get("token") or [] if value]
-    if not queried and (query or {}).get("token"):
-        queried = [(query or {})["token"]]
     protocols = [
         offered[index + 1]
         for index, item in enumerate(offered[:-1])
         if item == SUBPROTOCOL and offered[index + 1] != SUBPROTOCOL
     ]
-    tokens = queried + protocols
-    return PresentedToken(
-        token=tokens[0] if tokens else None, echo_subprotocol=echo, count=len(tokens)
-    )
+    in_query = max(len(queried), 1 if single else 0)
+    token = single or (queried[-1] if queried else None) or (protocols[0] if protocols else None)
+    return PresentedToken(token=token, echo_subprotocol=echo, count=in_query + len(protocols))
 
 
 def _origin_pattern(entry: str) -> re.Pattern[str]:
