@@ -129,6 +129,10 @@ conformance: $(VENV)/.stamp $(AUTOBAHN)/.stamp ## Autobahn cases 1-7, 10 vs the 
 bench-gateway: $(VENV)/.stamp ## 1,000 connections on the local gateway, one publish to all; prints the numbers (ARGS=--threshold 1001 for inline delivery)
 	$(PY) -m bench.gateway_fanout $(ARGS)
 
+.PHONY: fuzz
+fuzz: $(VENV)/.stamp ## hostile input through the local gateway: 10,000 frames, bodies, tokens; then checks it works and logged no traceback (ARGS=--frames N ...)
+	$(PY) -m fuzz.run $(ARGS)
+
 .PHONY: soak
 soak: $(VENV)/.stamp $(CLIENT_DIST) ## faults and load: the local gateway with faults injected, hundreds of real browser clients; one summary line last, non-zero on any loss or duplicate (ARGS='--duration 300 --subscribers 300 ...'; --help lists them)
 	$(PY) -m soak $(ARGS)

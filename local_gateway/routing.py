@@ -1,8 +1,8 @@
 """Route selection, as API Gateway does it (plain values in, route keys out).
 
 - WebSocket: the route selection expression (``$request.body.action``) picks a route key from
-  the JSON body of a message; a body that is not JSON, a missing key, or a key with no route
-  falls back to ``$default``.
+  the JSON body of a message; a body that is not JSON (or nests too deep), a missing key,
+  or a key with no route falls back to ``$default``.
 - HTTP API: the most specific route wins: exact paths before ``{param}`` paths before
   greedy ``{proxy+}`` paths, a method before ``ANY``, and ``$default`` last.
 """
@@ -28,7 +28,7 @@ def select_websocket_route(expression: str, body: str, routes: Collection[str]) 
         value: Any
         try:
             value = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to route on
             value = None
         for key in match.group(1).split("."):
             value = value.get(key) if isinstance(value, dict) else None

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import json
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, cast
 
@@ -196,7 +197,19 @@ class Gateway:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._report_failure)
         return task
+
+    def _report_failure(self, task: asyncio.Task[Any]) -> None:
+        """No task dies silently: a failure is a gateway bug, logged with its traceback."""
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        assert error is not None
+        self.log.line(
+            f"gateway task {task.get_coro()!r} failed:\n"
+            + "".join(traceback.format_exception(error)).rstrip()
+        )
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (useful with port 0)."""

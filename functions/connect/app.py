@@ -34,6 +34,7 @@ def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> d
             connected_at_ms=request.connected_at,
             headers=event.headers,
             query=event.query_string_parameters,
+            multi_query=event.multi_value_query_string_parameters,
             source_ip=request.identity.source_ip,
             user_agent=request.identity.user_agent,
         )

@@ -66,7 +66,9 @@ def _serve(
     run: Callable[[Any, dict[str, Any]], dict[str, Any]],
 ) -> dict[str, Any]:
     caller = _caller(event)
-    request = server_publish.parse_json_body(event.decoded_body)
+    request = server_publish.parse_json_body(
+        server_publish.request_body(event.body, bool(event.is_base64_encoded))
+    )
     key = server_publish.idempotency_key(event.headers)
 
     def action() -> dict[str, Any]:
@@ -141,3 +143,6 @@ def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dic
     except ProtocolError as exc:  # 400, 403, 409, 413 ...
         status = 403 if isinstance(exc, ForbiddenError) else STATUS.get(exc.code, 400)
         return _error(status, exc.code, exc.message)
+    except Exception:  # a bug: one log line with its traceback, and a JSON answer
+        logger.exception("request failed")
+        return _error(500, "internal", "internal error")

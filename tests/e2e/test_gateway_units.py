@@ -207,3 +207,42 @@ def test_with_a_jwks_url_the_token_checking_functions_get_the_crypto_layer(
     crypto = tmp_path / "layers" / "crypto"
     with_crypto = {name for name, spec in app.functions.items() if crypto in spec.layer_dirs}
     assert with_crypto == {"ConnectFunction", "PublishFunction"}
+
+
+def test_route_selection_survives_any_nesting() -> None:
+    """A body nested 100,000 levels deep is not JSON that routes: it goes to $default."""
+    deep = '{"action":"join","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert select_websocket_route("$request.body.action", deep, {"join", "$default"}) == "$default"
+
+
+def test_a_failing_gateway_task_is_logged_with_its_traceback() -> None:
+    import asyncio
+    import io
+
+    from local_gateway.eventlog import EventLog
+    from local_gateway.server import Gateway
+    from local_gateway.workers import Workers
+
+    stream = io.StringIO()
+    gateway = Gateway(
+        load_application(ROOT / "template.yaml"),
+        Workers(),
+        EventLog(stream),
+        idle_timeout=600,
+        max_duration=7200,
+    )
+
+    async def failing() -> None:
+        raise RuntimeError("a gateway bug")
+
+    async def ok() -> None:
+        pass
+
+    async def run() -> None:
+        await asyncio.gather(gateway.spawn(failing()), gateway.spawn(ok()), return_exceptions=True)
+
+    asyncio.run(run())
+    output = stream.getvalue()
+    assert output.count("Traceback (most recent call last)") == 1
+    assert "RuntimeError: a gateway bug" in output
+    assert "failed" in output

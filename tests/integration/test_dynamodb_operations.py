@@ -36,12 +36,14 @@ def test_operation_counts_per_request_path(
     ddb_calls.clear()
     event = load_event("connect")
     event["queryStringParameters"] = {"token": make_token("alice")}
+    event["multiValueQueryStringParameters"] = {"token": [event["queryStringParameters"]["token"]]}
     assert connect_app.lambda_handler(event, lambda_context)["statusCode"] == 200
     assert ddb_calls == ["PutItem"]
 
     ddb_calls.clear()
     event["requestContext"]["connectionId"] = "JTIxxxxxxxxxxx="
     event["queryStringParameters"] = {"token": make_token("alice", jti="abc")}
+    event["multiValueQueryStringParameters"] = {"token": [event["queryStringParameters"]["token"]]}
     assert connect_app.lambda_handler(event, lambda_context)["statusCode"] == 200
     assert ddb_calls == ["PutItem", "PutItem"]  # spend the jti, store the connection
 

@@ -187,7 +187,7 @@ def test_unknown_kid_and_hs256_secret_tokens_are_refused(jwks_url: str) -> None:
         verifier.verify(wrong_key)
     with pytest.raises(UnauthorizedError):
         verifier.verify(make_token("carol", aud="api"))
-    with pytest.raises(UnauthorizedError, match="invalid token header"):
+    with pytest.raises(UnauthorizedError, match="token header is not valid JSON"):
         verifier.verify("e30x.e30.e30")
 
 
@@ -222,3 +222,49 @@ def test_malformed_tokens_are_refused_before_any_decoding(
     monkeypatch.setattr(jwt, "get_unverified_header", never)
     with pytest.raises(auth.UnauthorizedError):
         auth.TokenVerifier(secret="s" * 32).verify(token)
+
+
+def test_a_key_whose_type_does_not_match_the_algorithm_is_401(jwks_url: str) -> None:
+    """An ES256 token naming the RSA key's kid (and the reverse) is refused, never a 500."""
+    verifier = _verifier(jwks_url)
+    es_with_rsa_kid = jwt.encode(
+        _claims(aud="api"), EC_KEY, algorithm="ES256", headers={"kid": "rsa-1"}
+    )
+    rs_with_ec_kid = jwt.encode(
+        _claims(aud="api"), RSA_KEY, algorithm="RS256", headers={"kid": "ec-1"}
+    )
+    for token in (es_with_rsa_kid, rs_with_ec_kid):
+        with pytest.raises(UnauthorizedError, match="does not match"):
+            verifier.verify(token)
+
+
+def test_any_other_library_error_on_a_token_is_401(
+    jwks_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever PyJWT or cryptography raise while checking a token, the answer is 401."""
+    verifier = _verifier(jwks_url)
+    token = jwt.encode(_claims(aud="api"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa-1"})
+    for error in (ValueError("Expecting a PEM-formatted key."), TypeError("x"), KeyError("k")):
+
+        def failing(*_args: object, error: Exception = error, **_kwargs: object) -> None:
+            raise error
+
+        monkeypatch.setattr(jwt, "decode", failing)
+        with pytest.raises(UnauthorizedError, match="invalid token"):
+            verifier.verify(token)
+
+
+def test_exactly_one_token_per_handshake() -> None:
+    assert find_token({"token": "a"}, {}, {"token": ["a", "b"]}).count == 2
+    assert find_token({"token": "a"}, {"Sec-WebSocket-Protocol": "switchboard, b"}).count == 2
+    assert find_token({}, {"Sec-WebSocket-Protocol": "switchboard, b"}).count == 1
+    assert find_token({"token": "a"}, {}, {"token": ["a"]}).count == 1
+    assert find_token(None, None).count == 0
+
+
+def test_the_query_token_is_the_single_valued_one_and_repeats_are_counted() -> None:
+    """API Gateway's queryStringParameters holds the last ?token=, the multi-valued map
+    every one: the token is the former, the count comes from the latter."""
+    assert find_token({"token": "b"}, {}, {"token": ["a", "b"]}).token == "b"
+    assert find_token({"token": "a"}, {}, {"token": ["<JWT>"]}) == find_token({"token": "a"}, {})
+    assert find_token(None, {}, {"token": ["a"]}).token == "a"

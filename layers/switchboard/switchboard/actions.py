@@ -180,8 +180,15 @@ class MessageHandler:
         adds it to its log lines).
         """
         reply = self._answer(connection_id, body, identified)
-        if reply is not None:
-            self._reply(connection_id, reply)
+        if reply is None:
+            return None
+        try:
+            payload = protocol.encode(reply)
+        except (TypeError, ValueError):  # a bug: the action answered something not JSON
+            logger.exception("reply could not be encoded")
+            reply = _internal(protocol.peek_id(body))
+            payload = protocol.encode(reply)
+        self._reply(connection_id, payload)
         return reply
 
     def _connection(
@@ -228,14 +235,21 @@ class MessageHandler:
             return protocol.error(frame_id or protocol.peek_id(body), exc.code, exc.message)
         except Exception:
             logger.exception("action failed")
-            return protocol.error(
-                frame_id or protocol.peek_id(body), "internal", "internal error; try again"
-            )
+            return _internal(frame_id or protocol.peek_id(body))
 
-    def _reply(self, connection_id: str, reply: dict[str, Any]) -> None:
+    def _reply(self, connection_id: str, payload: bytes) -> None:
         try:
-            self.sender.post(connection_id, protocol.encode(reply))
+            self.sender.post(connection_id, payload)
         except ConnectionGoneError:
             logger.info("the sender left before its reply")
         except DeliveryError as exc:
             logger.warning("reply not delivered", extra={"code": exc.code})
+        except Exception:
+            logger.exception("reply not delivered")
+
+
+def _internal(frame_id: Any) -> dict[str, Any]:
+    """The answer to a frame whose action failed with a bug (logged by the caller)."""
+    return protocol.error(
+        frame_id if isinstance(frame_id, str) else None, "internal", "internal error; try again"
+    )

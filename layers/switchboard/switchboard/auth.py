@@ -7,23 +7,28 @@ URL. ``alg: none`` and algorithm confusion never pass. Tokens never reach a log 
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from jwt.algorithms import has_crypto
+from jwt.utils import base64url_decode
 
+from switchboard import protocol
 from switchboard.channels import parse_capabilities
 from switchboard.config import MIN_SECRET_BYTES, Settings
 from switchboard.errors import (
+    BadRequestError,
     ConfigurationError,
     ForbiddenOriginError,
     Refusal,
     UnauthorizedError,
 )
+
+logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "switchboard"
 MAX_TOKEN_LENGTH = 4096
@@ -32,6 +37,8 @@ JWKS_ALGORITHMS = ("RS256", "ES256")
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _USER_ID_MAX = 256
 MAX_PRESENCE_BYTES = 1024
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+MAX_NUMERIC_DATE = 2**53  # JavaScript's largest exact integer
 
 
 @dataclass(frozen=True)
@@ -47,30 +54,40 @@ class Identity:
 
 @dataclass(frozen=True)
 class PresentedToken:
-    """A token as found in the request, and whether to echo the subprotocol."""
+    """A token as found in the request, whether to echo the subprotocol, and how many
+    tokens the request carried (exactly one is accepted)."""
 
     token: str | None
     echo_subprotocol: bool
+    count: int = 1
 
 
 def find_token(
-    query: Mapping[str, str] | None, headers: Mapping[str, str] | None
+    query: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+    multi_query: Mapping[str, Sequence[str]] | None = None,
 ) -> PresentedToken:
     """Find the token in ``?token=`` or in the subprotocol list ``switchboard, <token>``.
 
     When the client offers the ``switchboard`` subprotocol, the handshake must echo
-    it (browsers drop a socket whose offered subprotocol is not answered).
+    it (browsers drop a socket whose offered subprotocol is not answered). Every
+    token is counted (``?token=`` repeated, or in the query and the subprotocol list
+    too), so that a request with two is refused instead of one of them winning.
     """
-    offered: list[str] = []
     raw = (headers or {}).get("Sec-WebSocket-Protocol") or ""
     offered = [item.strip() for item in raw.split(",") if item.strip()]
     echo = SUBPROTOCOL in offered
-    token = (query or {}).get("token") or None
-    if token is None and echo:
-        index = offered.index(SUBPROTOCOL)
-        if index + 1 < len(offered):
-            token = offered[index + 1]
-    return PresentedToken(token=token, echo_subprotocol=echo)
+    single = (query or {}).get("token") or None
+    # API Gateway's single-valued map holds the last ?token=; the multi-valued one, each.
+    queried = [value for value in (multi_query or {}).get("token") or [] if value]
+    protocols = [
+        offered[index + 1]
+        for index, item in enumerate(offered[:-1])
+        if item == SUBPROTOCOL and offered[index + 1] != SUBPROTOCOL
+    ]
+    in_query = max(len(queried), 1 if single else 0)
+    token = single or (queried[-1] if queried else None) or (protocols[0] if protocols else None)
+    return PresentedToken(token=token, echo_subprotocol=echo, count=in_query + len(protocols))
 
 
 def _origin_pattern(entry: str) -> re.Pattern[str]:
@@ -127,7 +144,9 @@ class TokenVerifier:
             raise UnauthorizedError("token too long")
         if not _COMPACT_JWS.fullmatch(token):
             raise UnauthorizedError("token is not a compact JWS")
-        key, algorithms = self._key_for(token)
+        header, payload = _strict_segments(token)
+        _check_numeric_dates(payload)
+        key, algorithms = self._key_for(token, header)
         options: dict[str, Any] = {"require": ["exp"], "verify_aud": self._audience is not None}
         try:
             claims = jwt.decode(
@@ -151,41 +170,54 @@ class TokenVerifier:
             raise UnauthorizedError(f"missing claim '{exc.claim}'") from None
         except jwt.InvalidSignatureError:
             raise UnauthorizedError("bad signature") from None
-        except jwt.PyJWTError:
+        except Exception as exc:  # PyJWT's and cryptography's other refusals of a token
+            logger.info("token refused", extra={"error": type(exc).__name__})
             raise UnauthorizedError("invalid token") from None
         return self._identity(claims), claims
 
-    def _key_for(self, token: str) -> tuple[Any, Sequence[str]]:
-        if self._jwks_client is not None:
-            try:
-                header = jwt.get_unverified_header(token)
-            except jwt.PyJWTError:
-                raise UnauthorizedError("invalid token header") from None
-            if header.get("alg") not in JWKS_ALGORITHMS:
-                raise UnauthorizedError("algorithm not allowed")
-            try:
-                return self._jwks_client.get_signing_key_from_jwt(token).key, JWKS_ALGORITHMS
-            except jwt.PyJWKClientError:
-                raise UnauthorizedError("no matching signing key") from None
-        return self._secret, HMAC_ALGORITHMS
+    def _key_for(self, token: str, header: Mapping[str, Any]) -> tuple[Any, Sequence[str]]:
+        if self._jwks_client is None:
+            return self._secret, HMAC_ALGORITHMS
+        algorithm = header.get("alg")
+        if algorithm not in JWKS_ALGORITHMS:
+            raise UnauthorizedError("algorithm not allowed")
+        try:
+            signing_key = self._jwks_client.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientError:
+            raise UnauthorizedError("no matching signing key") from None
+        except Exception as exc:  # a key in the set that PyJWT or cryptography cannot load
+            logger.info("signing key refused", extra={"error": type(exc).__name__})
+            raise UnauthorizedError("no usable signing key") from None
+        if signing_key.algorithm_name != algorithm:
+            # e.g. an ES256 token naming an RSA key: never let the library guess
+            raise UnauthorizedError(
+                f"the key's type ({signing_key.key_type}) does not match the token's"
+                f" algorithm ({algorithm})"
+            )
+        return signing_key.key, (algorithm,)
 
     @staticmethod
     def _identity(claims: Mapping[str, Any]) -> Identity:
         user_id = claims.get("sub") or claims.get("userId")
         if isinstance(user_id, int) and not isinstance(user_id, bool):
             user_id = str(user_id)
-        if not isinstance(user_id, str) or not user_id or len(user_id) > _USER_ID_MAX:
-            raise UnauthorizedError("token has no user ('sub' or 'userId')")
+        if not _storable(user_id, _USER_ID_MAX):
+            raise UnauthorizedError(
+                f"token has no user ('sub' or 'userId': 1 to {_USER_ID_MAX} characters)"
+            )
         try:
             capabilities = parse_capabilities(claims.get("channels"))
         except ValueError as exc:
             raise UnauthorizedError(str(exc)) from None
         jti = claims.get("jti")
-        if jti is not None and (not isinstance(jti, str) or not jti or len(jti) > 256):
-            raise UnauthorizedError("'jti' must be a non-empty string")
+        if jti is not None and not _storable(jti, 256):
+            raise UnauthorizedError("'jti' must be a string of 1 to 256 characters")
         presence = None
         if claims.get("presence") is not None:
-            presence = json.dumps(claims["presence"], separators=(",", ":"))
+            try:
+                presence = protocol.encode(claims["presence"]).decode()
+            except (TypeError, ValueError):  # not reachable through the strict parser
+                raise UnauthorizedError("'presence' must be JSON") from None
             if len(presence.encode()) > MAX_PRESENCE_BYTES:
                 raise UnauthorizedError(f"'presence' is over {MAX_PRESENCE_BYTES} bytes")
         exp = claims["exp"]
@@ -196,6 +228,51 @@ class TokenVerifier:
             jti=jti,
             presence=presence,
         )
+
+
+def _storable(value: Any, max_length: int) -> TypeGuard[str]:
+    """A claim that can be a DynamoDB key and a log field: 1 to ``max_length`` characters
+    of valid Unicode (no lone surrogate)."""
+    if not isinstance(value, str) or not 0 < len(value) <= max_length:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _strict_segments(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token's header and payload, parsed as strictly as frames are (before PyJWT
+    reads them), or 401: no NaN, no overflowing number, no lone surrogate, no deep
+    nesting."""
+    parsed = []
+    for name, segment in zip(("header", "payload"), token.split(".")[:2], strict=True):
+        try:
+            raw = base64url_decode(segment)
+        except ValueError:
+            raise UnauthorizedError(f"the token {name} is not base64url") from None
+        try:
+            value = protocol.parse_json(raw, f"token {name}")
+        except BadRequestError as exc:
+            raise UnauthorizedError(exc.message) from None
+        if not isinstance(value, dict):
+            raise UnauthorizedError(f"the token {name} must be a JSON object")
+        parsed.append(value)
+    return parsed[0], parsed[1]
+
+
+def _check_numeric_dates(payload: Mapping[str, Any]) -> None:
+    """``exp``, ``nbf`` and ``iat`` must be JSON numbers (RFC 7519's NumericDate) that
+    DynamoDB can store: PyJWT alone would take ``"1796..."`` (a string) for a date."""
+    for name in NUMERIC_DATE_CLAIMS:
+        value = payload.get(name)
+        if name not in payload:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UnauthorizedError(f"'{name}' must be a number (seconds since the epoch)")
+        if not 0 <= value <= MAX_NUMERIC_DATE:
+            raise UnauthorizedError(f"'{name}' must be between 0 and 2^53 seconds")
 
 
 class VerifierSource:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from switchboard.auth import Identity, TokenVerifier, check_origin, find_token
 from switchboard.config import Settings
-from switchboard.errors import AuthError, ConfigurationError, Refusal, TokenReplayedError
+from switchboard.errors import (
+    AuthError,
+    ConfigurationError,
+    Refusal,
+    TokenReplayedError,
+    UnauthorizedError,
+)
 from switchboard.store import (
     CONNECTION_LIFETIME_SECONDS,
     TTL_MARGIN_SECONDS,
@@ -31,6 +37,7 @@ class Handshake:
     query: Mapping[str, str]
     source_ip: str | None = None
     user_agent: str | None = None
+    multi_query: Mapping[str, Sequence[str]] | None = None  # every ?token=, to count them
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,9 @@ class HandshakeResult:
         return response
 
 
+_FAILED = HandshakeResult(status=500, headers={}, reason="Internal Server Error")
+
+
 class Connector:
     """Verifies handshakes, stores connections, and cleans them up."""
 
@@ -68,11 +78,21 @@ class Connector:
         self.clock = clock
 
     def connect(self, handshake: Handshake) -> HandshakeResult:
-        """Accept (200) or refuse (401/403) a handshake; never raises for bad input."""
-        presented = find_token(handshake.query, handshake.headers)
+        """Accept (200) or refuse (401/403) a handshake; never raises: a bug is a 500,
+        logged once with its traceback."""
+        try:
+            return self._connect(handshake)
+        except Exception:
+            logger.exception("handshake failed")
+            return _FAILED
+
+    def _connect(self, handshake: Handshake) -> HandshakeResult:
+        presented = find_token(handshake.query, handshake.headers, handshake.multi_query)
         headers = {"Sec-WebSocket-Protocol": "switchboard"} if presented.echo_subprotocol else {}
         try:
             check_origin(handshake.headers.get("Origin"), self.settings.allowed_origins)
+            if presented.count > 1:
+                raise UnauthorizedError("more than one token: send exactly one")
             identity = self.verifier().verify(presented.token)
             if identity.jti is not None and not self.store.spend_token(
                 identity.jti, identity.expires_at + self.settings.token_leeway_seconds

@@ -8,6 +8,8 @@ Client frames are JSON objects with an ``action``; the server answers with
 from __future__ import annotations
 
 import json
+import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,40 +32,128 @@ class Frame:
     fields: dict[str, Any]
 
 
+MAX_DEPTH = 32  # arrays and objects nested in one another, the outermost counted
+# The largest finite IEEE 754 double has 309 digits before the point: a JSON number
+# beyond it is Infinity to every JavaScript client.
+_MAX_INTEGER_DIGITS = len(str(int(sys.float_info.max)))
+
+
+class _NotStrict(ValueError):
+    """Raised inside the JSON decoder's hooks: the text is JSON, but not RFC 8259's."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NotStrict(f"{name} is not a JSON number")
 
 
-def _loads(body: str) -> Any:
-    return json.loads(body, parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotStrict(f"the number {text[:32]} overflows to infinity")
+    return value
 
 
-def encode(frame: dict[str, Any]) -> bytes:
-    """Serialize a server frame as compact UTF-8 JSON."""
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode()
+def _finite_int(text: str) -> int:
+    digits = len(text) - text.startswith("-")
+    if digits >= _MAX_INTEGER_DIGITS and (
+        digits > _MAX_INTEGER_DIGITS or abs(int(text)) > sys.float_info.max
+    ):
+        raise _NotStrict(f"the {digits}-digit number {text[:12]}... overflows to infinity")
+    return int(text)
+
+
+_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_finite_int
+)
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests more than :data:`MAX_DEPTH` containers (no recursion)."""
+    if not isinstance(value, dict | list):
+        return False
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
+
+
+def parse_json(text: str | bytes, what: str = "frame") -> Any:
+    """Parse strict JSON (RFC 8259) in UTF-8, or raise ``bad_request`` saying what is wrong.
+
+    The one parser for client frames and HTTP bodies (``what`` names which in the
+    message). Refused: text that is not UTF-8 (a lone surrogate included), JSON that
+    does not parse, ``NaN``/``Infinity``, numbers that overflow a double, strings or
+    keys with a lone UTF-16 surrogate escape, and nesting deeper than
+    :data:`MAX_DEPTH`. Whatever it returns, :func:`encode` can encode.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequestError(f"the {what} is not UTF-8 text") from None
+    try:
+        value = _DECODER.decode(text)
+    except _NotStrict as exc:
+        raise BadRequestError(f"the {what} is not strict JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequestError(f"the {what} is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise BadRequestError(f"the {what} is not valid JSON") from None
+    if _too_deep(value):
+        raise BadRequestError(f"the {what} is nested deeper than {MAX_DEPTH} levels")
+    try:
+        _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        # from an escape such as "\\ud800" (or a str that was never UTF-8)
+        raise BadRequestError(
+            f"the {what} is not strict JSON: a string holds a lone UTF-16 surrogate"
+            " (\\ud800-\\udfff without its pair)"
+        ) from None
+    return value
+
+
+_LENIENT = json.JSONDecoder()  # for peek_id only: any JSON, to find an id worth echoing
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def encode(frame: Any) -> bytes:
+    """Serialize a server frame (or any JSON value) as compact UTF-8 JSON; strict: it
+    raises ``ValueError`` on NaN, Infinity or a lone surrogate, never sends them."""
+    return _ENCODER.encode(frame).encode()
 
 
 def peek_id(body: str | None) -> str | None:
-    """Best-effort ``id`` of a frame that failed to parse, so its error can carry it."""
+    """Best-effort ``id`` of a frame that failed to parse, so its error can carry it.
+
+    The rest of the frame may break any rule (NaN, nesting); the ``id`` itself must be
+    one that :func:`parse_frame` accepts and the reply can carry, else it is dropped.
+    """
     try:
-        value = _loads(body or "")
-    except ValueError:
+        value = _LENIENT.decode(body or "")
+    except (ValueError, RecursionError):
         return None
-    if isinstance(value, dict):
-        frame_id = value.get("id")
-        if isinstance(frame_id, str) and len(frame_id) <= MAX_ID_LENGTH:
-            return frame_id
-    return None
+    frame_id = value.get("id") if isinstance(value, dict) else None
+    if not isinstance(frame_id, str) or len(frame_id) > MAX_ID_LENGTH:
+        return None
+    try:
+        frame_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: the reply could not carry it
+        return None
+    return frame_id
 
 
 def parse_frame(body: str | None) -> Frame:
     """Parse one client frame or raise ``bad_request`` saying what is wrong."""
     if body is None or body == "":
         raise BadRequestError("empty frame: send a JSON object with an 'action'")
-    try:
-        value = _loads(body)
-    except ValueError:
-        raise BadRequestError("frame is not valid JSON") from None
+    value = parse_json(body)
     if not isinstance(value, dict):
         raise BadRequestError("frame must be a JSON object")
     frame_id = value.get("id")

@@ -11,7 +11,7 @@ original result (Powertools idempotency, kept 24 hours).
 
 from __future__ import annotations
 
-import json
+import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +19,13 @@ from typing import Any
 from switchboard import protocol
 from switchboard.auth import Identity, TokenVerifier
 from switchboard.channels import check_allowed, validate_channel
-from switchboard.errors import BadRequestError, ConflictError, ForbiddenError, UnauthorizedError
+from switchboard.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+)
 from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime
 
 PUBLISH_SCOPE = "publish"
@@ -57,16 +63,27 @@ def authorize(headers: Mapping[str, str], verifier: TokenVerifier) -> Caller:
     return Caller(identity=identity, name=identity.user_id)
 
 
-def parse_json_body(body: str | None) -> dict[str, Any]:
-    """The request body as a JSON object, or ``bad_request``."""
+def request_body(body: str | None, base64_encoded: bool) -> bytes:
+    """The request body's bytes, as the client sent them (HTTP API base64-encodes
+    bodies that are not UTF-8 text)."""
+    if not body:
+        return b""
+    if base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            raise BadRequestError("the body is not valid base64") from None
+    return body.encode("utf-8", "surrogatepass")
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object: at most 1 MB (``payload_too_large``, 413),
+    UTF-8 strict JSON (``bad_request``, 400), as frames are parsed."""
     if not body:
         raise BadRequestError("the body must be a JSON object")
-    if len(body.encode()) > MAX_BODY_BYTES:
-        raise BadRequestError(f"the body is over {MAX_BODY_BYTES} bytes")
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise BadRequestError("the body is not valid JSON") from None
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"the body is over {MAX_BODY_BYTES} bytes")
+    value = protocol.parse_json(body, "body")
     if not isinstance(value, dict):
         raise BadRequestError("the body must be a JSON object")
     return value
