@@ -343,6 +343,11 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
                     {"action": "subscribe", "channel": "room:big", "since": 2, "id": "r"},
                     "JTIxxxxxxxxxxx=",
                 )
+            with measure("subscribe with rewind (3)", 1):
+                frame(
+                    {"action": "subscribe", "channel": "room:big", "rewind": 3, "id": "w"},
+                    "JTIxxxxxxxxxxx=",
+                )
             with measure("history (50)", 1):
                 frame({"action": "history", "channel": "room:big", "id": "h"})
             with measure("presence", 1):

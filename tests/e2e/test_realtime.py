@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -83,6 +84,73 @@ def test_a_reconnect_with_since_gets_exactly_the_missed_messages(
             request(bob, {"action": "publish", "channel": "room:resume", "data": "live", "id": "l"})
             live = json.loads(alice.recv(timeout=10))
             assert (live["data"], live["seq"]) == ("live", last_seq + 6)
+
+
+def test_a_rewind_gets_the_last_kept_messages_then_live(switchboard: GatewayProcess) -> None:
+    with connect(url(switchboard, "bob")) as bob, connect(url(switchboard, "alice")) as alice:
+        for n in range(2):
+            request(bob, {"action": "publish", "channel": "room:rw-few", "data": n, "id": f"p{n}"})
+        frames = request(
+            alice, {"action": "subscribe", "channel": "room:rw-few", "rewind": 10, "id": "s"}
+        )
+        assert [(f["type"], f.get("data")) for f in frames] == [
+            ("message", 0),
+            ("message", 1),
+            ("ack", None),
+        ]
+        assert (frames[-1]["seq"], frames[-1]["rewound"]) == (2, 2)
+        for n in range(6):
+            request(bob, {"action": "publish", "channel": "room:rw-more", "data": n, "id": f"q{n}"})
+        frames = request(
+            alice, {"action": "subscribe", "channel": "room:rw-more", "rewind": 4, "id": "t"}
+        )
+        assert [f.get("data") for f in frames[:4]] == [2, 3, 4, 5]
+        assert (frames[-1]["type"], frames[-1]["seq"], frames[-1]["rewound"]) == ("ack", 6, 4)
+        refused = request(
+            alice,
+            {"action": "subscribe", "channel": "room:rw-more", "rewind": 4, "since": 1, "id": "u"},
+        )
+        assert [(f["type"], f["code"]) for f in refused] == [("error", "bad_request")]
+        request(bob, {"action": "publish", "channel": "room:rw-more", "data": "live", "id": "l"})
+        live = json.loads(alice.recv(timeout=10))
+        assert (live["data"], live["seq"]) == ("live", 7)
+
+
+def test_publishes_racing_a_rewind_arrive_once_and_in_order(switchboard: GatewayProcess) -> None:
+    channel, racing = "room:rw-race", 20
+    with connect(url(switchboard, "bob")) as bob, connect(url(switchboard, "alice")) as alice:
+        for n in range(5):
+            request(bob, {"action": "publish", "channel": channel, "data": n, "id": f"p{n}"})
+        acked: list[int] = []
+
+        def publish_racing() -> None:
+            for n in range(racing):
+                frame = {"action": "publish", "channel": channel, "data": f"r{n}", "id": f"r{n}"}
+                acked.append(request(bob, frame)[-1]["seq"])
+
+        publisher = threading.Thread(target=publish_racing)
+        publisher.start()
+        try:
+            frames = request(
+                alice, {"action": "subscribe", "channel": channel, "rewind": 3, "id": "s"}
+            )
+        finally:
+            publisher.join(timeout=60)
+        assert not publisher.is_alive()
+        assert acked == list(range(6, 6 + racing))
+        ack = frames[-1]
+        received = [f["seq"] for f in frames if f["type"] == "message"]
+        # a live message may beat the ack (its seq is above the ack's); the rest were rewound
+        rewound = [seq for seq in received if seq <= ack["seq"]]
+        assert ack["rewound"] == len(rewound) >= 3
+        assert rewound[-1] == ack["seq"]
+        while received[-1] < acked[-1]:
+            live = json.loads(alice.recv(timeout=10))
+            assert live["type"] == "message"
+            received.append(live["seq"])
+        # the last 3 as the rewind read them, then every later one exactly once, in order
+        assert received == list(range(received[0], acked[-1] + 1))
+        assert 3 <= received[0] <= ack["seq"] - 2
 
 
 def test_presence_join_once_for_two_tabs_and_leave_after_the_last(

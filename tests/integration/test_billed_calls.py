@@ -86,6 +86,23 @@ def test_a_publish_makes_three_calls_and_two_write_units_whatever_the_subscriber
         assert ops[name]["wru"] <= before[name]["wru"], name
 
 
+def test_a_rewind_costs_what_a_resume_of_as_many_messages_costs(counted: dict[str, Any]) -> None:
+    ops = counted["operations"]
+    rewind, resume = ops["subscribe with rewind (3)"], ops["subscribe with since (3 missed)"]
+    # connection, position, the last 3 messages, pending subscription, go live; no Scan
+    assert [(c["call"], c["table"]) for c in rewind["dynamodb"]] == [
+        ("GetItem", "connections"),
+        ("Query", "history"),
+        ("Query", "history"),
+        ("PutItem", "subscriptions"),
+        ("TransactWriteItems", "history"),
+        ("TransactWriteItems", "subscriptions"),
+    ]
+    billed = ("calls", "wru", "rru", "apigw_messages_out")
+    assert [rewind[k] for k in billed] == [6, 3.0, 5.0, 4]  # out: 3 messages and the ack
+    assert [rewind[k] for k in billed] == [resume[k] for k in billed]
+
+
 def test_per_message_against_appsync_events(counted: dict[str, Any]) -> None:
     prices = json.loads(cost.PRICES.read_text())
     appsync = prices["prices"]["appsync_events_operation"]["usd"] / 1e6

@@ -92,6 +92,13 @@ export interface SubscribeOptions {
    */
   since?: number;
   epoch?: string | null;
+  /**
+   * Receive the channel's last `rewind` kept messages (0-100; fewer when fewer are kept) before
+   * the subscription is confirmed, then live ones, none lost or twice at the seam. They reach the
+   * handler like live messages. Only the first subscribe sends it: a resubscribe after a reconnect
+   * resumes with `since`. Not with `since`; ignored when the channel is already subscribed.
+   */
+  rewind?: number;
   /** Called with the channel's `join` and `leave` events, while this handler is subscribed. */
   onPresence?: PresenceListener;
 }
@@ -223,6 +230,20 @@ interface Channel {
   inFlight: string | null;
   /** Subscribes of this channel that timed out in a row (their retries back off). */
   timeouts: number;
+  /** The `rewind` of the first subscribe, until the server acknowledges one. */
+  rewind: number | undefined;
+}
+
+/** The most messages a subscribe may rewind (DESIGN.md, "Frames"). */
+const MAX_REWIND = 100;
+
+/** Why a subscribe's `rewind` is refused, or `undefined` when it is fine (or absent). */
+function rewindProblem(rewind: number | undefined, since: number | undefined): string | undefined {
+  if (rewind === undefined) return undefined;
+  if (!(Number.isInteger(rewind) && rewind >= 0 && rewind <= MAX_REWIND)) {
+    return `rewind must be an integer from 0 to ${MAX_REWIND}, got ${String(rewind)}`;
+  }
+  return since === undefined ? undefined : "rewind cannot be combined with since";
 }
 
 /** A publish (or a presence/history read) waiting for a connection. */
@@ -387,10 +408,12 @@ export class SwitchboardClient {
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
-    const { since, epoch, onPresence } = options;
+    const { since, epoch, onPresence, rewind } = options;
     if (since !== undefined && !(Number.isInteger(since) && since >= 0)) {
       return Promise.reject(new TypeError(`subscribe: since must be a seq (an integer >= 0), got ${String(since)}`));
     }
+    const refused = rewindProblem(rewind, since);
+    if (refused) return Promise.reject(new TypeError(`subscribe: ${refused}`));
     const handler = onMessage as MessageHandler;
     let entry = this.channels.get(channel);
     if (!entry) {
@@ -403,6 +426,7 @@ export class SwitchboardClient {
         confirmed: false,
         inFlight: null,
         timeouts: 0,
+        rewind,
       };
       if (since !== undefined) entry.cursor.resumeFrom(since, epoch);
       this.channels.set(channel, entry);
@@ -965,7 +989,15 @@ export class SwitchboardClient {
     const id = this.nextId();
     channel.inFlight = id;
     if (position.since !== undefined) channel.cursor.recovering = true;
-    const frame: ClientFrame = { action: "subscribe", channel: channel.name, id, ...position };
+    // Rewind only while nothing of the channel was seen: once a message or an ack came, `since`.
+    const rewind = position.since === undefined ? channel.rewind : undefined;
+    const frame: ClientFrame = {
+      action: "subscribe",
+      channel: channel.name,
+      id,
+      ...position,
+      ...(rewind === undefined ? {} : { rewind }),
+    };
     return this.send(connection, frame).then(
       (ack) => this.handleSubscribeAck(channel, id, ack as Ack, position),
       (error: unknown) => this.handleSubscribeFailure(channel, id, connection, error),
@@ -982,6 +1014,7 @@ export class SwitchboardClient {
     if (channel.inFlight === id) channel.inFlight = null;
     channel.confirmed = true;
     channel.timeouts = 0;
+    channel.rewind = undefined; // never rewinds twice
     const update = channel.cursor.acknowledge(ack, sent);
     this.deliver(channel, update.deliver);
     if (update.reset) this.emitReset(channel);

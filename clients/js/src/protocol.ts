@@ -10,7 +10,7 @@ export function isValidChannel(channel: unknown): channel is string {
 
 /** Client-to-server frames. */
 export type ClientFrame =
-  | { action: "subscribe"; channel: string; id: string; since?: number; epoch?: string }
+  | { action: "subscribe"; channel: string; id: string; since?: number; epoch?: string; rewind?: number }
   | { action: "unsubscribe"; channel: string; id: string }
   | { action: "publish"; channel: string; data: unknown; id: string; ack?: false }
   | { action: "ping"; id: string }

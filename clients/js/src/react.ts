@@ -33,6 +33,7 @@ import {
   type PresenceEvent,
   type PublishAck,
   type PublishOptions,
+  type SubscribeOptions,
   type SwitchboardClient,
 } from "./client.js";
 import { ConnectionLostError, type SwitchboardError } from "./errors.js";
@@ -106,6 +107,12 @@ export interface UseChannelOptions {
    */
   since?: number;
   epoch?: string | null;
+  /**
+   * Receive the channel's last `rewind` kept messages (0-100) through `onMessage` before the
+   * live ones, e.g. a chat opening with its last 20 messages. Only the first subscribe rewinds;
+   * a reconnect resumes with `since`. Not with `since`; read when the effect subscribes.
+   */
+  rewind?: number;
 }
 
 export interface ChannelStatus {
@@ -128,7 +135,8 @@ export function useChannel<T = unknown>(
   options: UseChannelOptions = {},
 ): ChannelStatus {
   const client = useRealtimeClient();
-  const current = { onMessage, onReset: options.onReset, since: options.since, epoch: options.epoch };
+  const { onReset, since, epoch, rewind } = options;
+  const current = { onMessage, onReset, since, epoch, rewind };
   const latest = useRef(current);
   latest.current = current;
   const [status, setStatus] = useState<ChannelStatus>({ subscribed: false, error: null });
@@ -149,8 +157,11 @@ export function useChannel<T = unknown>(
     const stopSubscribed = client.on("subscribed", (event) => {
       if (active && event.channel === channel) setStatus({ subscribed: true, error: null });
     });
-    const { since, epoch } = latest.current;
-    client.subscribe<T>(channel, handler, since === undefined ? {} : { since, epoch }).then(
+    const start = latest.current;
+    const subscribeOptions: SubscribeOptions =
+      start.since !== undefined ? { since: start.since, epoch: start.epoch } : {};
+    if (start.rewind !== undefined) subscribeOptions.rewind = start.rewind;
+    client.subscribe<T>(channel, handler, subscribeOptions).then(
       () => {
         if (active) setStatus({ subscribed: true, error: null });
       },

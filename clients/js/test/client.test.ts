@@ -498,6 +498,61 @@ describe("subscriptions and recovery", () => {
     assert.deepEqual(got, [["a", 11], ["a", 12], ["a", 13]]);
   });
 
+  it("rewinds on the first subscribe, delivers the rewound messages like live ones, and resumes with since", async () => {
+    const h = harness();
+    let socket = await connected(h);
+    const got: number[] = [];
+    const subscription = h.client.subscribe("room", (m) => got.push(m.seq), { rewind: 3 });
+    await flush();
+    const first = socket.last("subscribe");
+    assert.deepEqual([first.rewind, first.since], [3, undefined]);
+    for (const seq of [6, 7, 8]) socket.message("room", seq); // the rewound messages, then the ack
+    socket.ack(first, { epoch: "e1", seq: 8, rewound: 3 });
+    const result = await subscription;
+    assert.deepEqual([result.epoch, result.seq], ["e1", 8]);
+    socket.message("room", 9);
+    assert.deepEqual(got, [6, 7, 8, 9]);
+    socket.drop(1001);
+    socket = await reopened(h);
+    const resubscribe = socket.last("subscribe");
+    assert.deepEqual([resubscribe.rewind, resubscribe.since, resubscribe.epoch], [undefined, 9, "e1"]);
+  });
+
+  it("sends rewind again only while nothing of the channel was seen", async () => {
+    const h = harness();
+    let socket = await connected(h);
+    const got: number[] = [];
+    void h.client.subscribe("room", (m) => got.push(m.seq), { rewind: 2 });
+    await flush();
+    socket.drop(1001); // lost before any rewound message or the ack: ask again
+    socket = await reopened(h);
+    assert.equal(socket.last("subscribe").rewind, 2);
+    socket.message("room", 4); // a rewound message arrives, then the socket drops before the ack
+    socket.drop(1001);
+    socket = await reopened(h);
+    const resume = socket.last("subscribe");
+    assert.deepEqual([resume.rewind, resume.since], [undefined, 4]);
+    assert.deepEqual(got, [4]);
+  });
+
+  it("refuses a rewind out of range, not an integer, or with since, before sending anything", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const refusals: Array<[Record<string, number>, string]> = [
+      [{ rewind: 101 }, "subscribe: rewind must be an integer from 0 to 100, got 101"],
+      [{ rewind: -1 }, "subscribe: rewind must be an integer from 0 to 100, got -1"],
+      [{ rewind: 2.5 }, "subscribe: rewind must be an integer from 0 to 100, got 2.5"],
+      [{ rewind: 2, since: 1 }, "subscribe: rewind cannot be combined with since"],
+    ];
+    for (const [options, message] of refusals) {
+      await assert.rejects(h.client.subscribe("room", () => {}, options), (error: unknown) => {
+        return error instanceof TypeError && error.message === message;
+      });
+    }
+    assert.deepEqual(socket.frames("subscribe"), []);
+    assert.deepEqual(h.client.subscribedChannels, []);
+  });
+
   // Found by the soak (make soak): with the server slow, every timed-out resubscribe was sent
   // again at once, on top of the one still queued, and the server never caught up.
   it("asks again after a backoff, not at once, when a resubscribe times out", async () => {

@@ -63,6 +63,7 @@ export interface SentFrame {
   data?: unknown;
   since?: number;
   epoch?: string;
+  rewind?: number;
 }
 
 /** A WebSocket whose server side the test plays. */

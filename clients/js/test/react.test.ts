@@ -245,6 +245,34 @@ describe("useChannel from a server-rendered position", () => {
   });
 });
 
+describe("useChannel with rewind", () => {
+  it("opens with the last messages, then live ones, and resumes with since after a reconnect", async () => {
+    const h = harness();
+    const got: number[] = [];
+    function Chat(): ReactNode {
+      useChannel("room", (message: ChannelMessage) => got.push(message.seq), { rewind: 20 });
+      return null;
+    }
+    await act(async () => {
+      create(createElement(RealtimeProvider, { client: h.client }, createElement(Chat)));
+    });
+    let socket = await connected(h);
+    const frame = socket.last("subscribe");
+    assert.deepEqual([frame.rewind, frame.since], [20, undefined]);
+    await act(async () => {
+      socket.message("room", 4);
+      socket.message("room", 5);
+      socket.ack(frame, { epoch: "e1", seq: 5, rewound: 2 });
+      socket.message("room", 6);
+    });
+    assert.deepEqual(got, [4, 5, 6]);
+    socket.drop(1001);
+    socket = await reopened(h);
+    const resume = socket.last("subscribe");
+    assert.deepEqual([resume.rewind, resume.since, resume.epoch], [undefined, 6, "e1"]);
+  });
+});
+
 describe("usePresence", () => {
   it("reads the members after the subscribe ack, then follows join and leave", async () => {
     const h = harness();

@@ -83,16 +83,30 @@ def _optional_str(fields: dict[str, Any], name: str) -> str | None:
     return value
 
 
+REWIND_MAX = 100
+
+
+def _rewind(fields: dict[str, Any], since: int | None) -> int | None:
+    """The subscribe's ``rewind``: absent, or 0 to ``REWIND_MAX`` and without ``since``."""
+    rewind = protocol.optional_count(fields.get("rewind"), "rewind", maximum=REWIND_MAX)
+    if rewind is not None and since is not None:
+        raise BadRequestError("'rewind' cannot be combined with 'since'")
+    return rewind
+
+
 @router.action("subscribe")
 def subscribe(request: Request) -> dict[str, Any]:
-    """Subscribe to a channel; with ``since`` (and ``epoch``), recover what was missed.
+    """Subscribe to a channel; with ``since`` (and ``epoch``), recover what was missed;
+    with ``rewind: N``, first receive the channel's last N kept messages.
 
-    The missed messages are sent before the ``ack``, which says ``recovered``.
+    The missed (or rewound) messages are sent before the ``ack``, which says
+    ``recovered`` (or ``rewound``).
     """
     channel = request.allowed_channel()
     since = protocol.optional_count(request.frame.fields.get("since"), "since")
     epoch = _optional_str(request.frame.fields, "epoch")
-    result = request.realtime.subscribe(request.sender, channel, since, epoch)
+    rewind = _rewind(request.frame.fields, since)
+    result = request.realtime.subscribe(request.sender, channel, since, epoch, rewind)
     return protocol.ack(request.frame.id, **result.as_dict())
 
 

@@ -11,6 +11,10 @@ differs, or more than ``REPLAY_LIMIT`` are missing), it replays nothing and acks
 ``recovered: false``. A recovering subscription is *pending* while it replays, then
 made live in one transaction that holds only while the channel's ``seq`` is the last
 one replayed: messages up to it come from the replay, later ones live, none twice.
+
+A subscribe with ``rewind: N`` goes through the same seam: it replays the last N kept
+messages (fewer when fewer are kept), then any published while it replayed, then acks
+``rewound`` with the count sent before the ack.
 """
 
 from __future__ import annotations
@@ -77,12 +81,15 @@ class Subscribed:
     seq: int
     recovered: bool | None = None
     replayed: int = 0
+    rewound: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The fields of a subscribe ``ack``."""
         fields: dict[str, Any] = {"channel": self.channel, "epoch": self.epoch, "seq": self.seq}
         if self.recovered is not None:
             fields["recovered"] = self.recovered
+        if self.rewound is not None:
+            fields["rewound"] = self.rewound
         return fields
 
 
@@ -171,18 +178,23 @@ class Realtime:
         channel: str,
         since: int | None = None,
         epoch: str | None = None,
+        rewind: int | None = None,
     ) -> Subscribed:
-        """Subscribe; with ``since``, replay what was missed or say it cannot."""
+        """Subscribe; with ``since``, replay what was missed or say it cannot; with
+        ``rewind`` (never with ``since``), first send the last ``rewind`` kept messages."""
         result = None
         if since is not None:
             result = self._recover(connection, channel, since, epoch)
+        elif rewind:
+            result = self._rewind(connection, channel, rewind)
         if result is None:
             self.store.subscribe(connection, channel)
             position = self.store.channel_position(channel, int(self.clock()))
             recovered = None
             if since is not None:
                 recovered = since == position.seq and epoch in (None, position.epoch)
-            result = Subscribed(channel, position.epoch, position.seq, recovered)
+            rewound = None if rewind is None else 0
+            result = Subscribed(channel, position.epoch, position.seq, recovered, rewound=rewound)
         if self.is_presence(channel):
             self._join(connection, channel)
         return result
@@ -201,6 +213,44 @@ class Realtime:
         missed = self._kept_between(channel, since, position.seq)
         if missed is None:
             return None
+        replayed_through = self._replay_then_go_live(connection, channel, missed, since)
+        return Subscribed(
+            channel,
+            position.epoch,
+            replayed_through,
+            recovered=True,
+            replayed=replayed_through - since,
+        )
+
+    def _rewind(self, connection: ConnectionRecord, channel: str, count: int) -> Subscribed:
+        """Send the last ``count`` kept messages, then go live at the recovery's seam."""
+        now = int(self.clock())
+        position = self.store.channel_position(channel, now)
+        oldest = max(1, position.seq - self.settings.history_size + 1)  # the count cap
+        newest_first = self.store.history_before(
+            channel, position.seq + 1, count, now, oldest=oldest
+        )
+        kept: list[tuple[int, str]] = []
+        for seq, frame in newest_first:  # only the unbroken run that ends at the top
+            if seq != position.seq - len(kept):
+                break
+            kept.append((seq, frame))
+        kept.reverse()
+        since = position.seq - len(kept)
+        replayed_through = self._replay_then_go_live(connection, channel, kept, since)
+        return Subscribed(
+            channel, position.epoch, replayed_through, rewound=replayed_through - since
+        )
+
+    def _replay_then_go_live(
+        self,
+        connection: ConnectionRecord,
+        channel: str,
+        missed: list[tuple[int, str]],
+        since: int,
+    ) -> int:
+        """Subscribe pending, send ``missed`` (the messages after ``since``), then go live
+        exactly after the last message sent; returns that message's ``seq``."""
         self.store.subscribe(connection, channel, pending=True)
         replayed_through = since
         connection_id = connection.connection_id
@@ -228,13 +278,7 @@ class Realtime:
             # behind; the client gets an error and may subscribe again.
             self.store.unsubscribe(connection_id, channel)
             raise
-        return Subscribed(
-            channel,
-            position.epoch,
-            replayed_through,
-            recovered=True,
-            replayed=replayed_through - since,
-        )
+        return replayed_through
 
     def _kept_between(self, channel: str, after: int, through: int) -> list[tuple[int, str]] | None:
         """Every kept message in ``(after, through]`` in order, or ``None`` if any is gone.
