@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from switchboard.auth import Identity, TokenVerifier, check_origin, find_token
@@ -107,12 +107,7 @@ class Connector:
             # e.g. the secret in SSM or Secrets Manager is too short: every handshake fails
             # until it is fixed, so say exactly why (never the secret itself)
             logger.error("handshake failed: misconfigured", extra={"reason": str(exc)})
-            return HandshakeResult(
-                status=500,
-                headers={},
-                reason="Internal Server Error",
-                refusal=Refusal.MISCONFIGURED,
-            )
+            return replace(_FAILED, refusal=Refusal.MISCONFIGURED)
         connected_at_s = handshake.connected_at_ms // 1000
         self.store.put_connection(
             ConnectionRecord(
