@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from devtools.management_server import ManagementServer, ManagementState
 from switchboard.multiplex import Multiplexer, Request, Response, TransportError
-from tests.management_server import ManagementServer, ManagementState
 
 
 def _requests(keys: list[str], body: bytes, host: str) -> Iterator[Request]:
