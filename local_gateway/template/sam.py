@@ -1,7 +1,7 @@
 """SAM's semantics: ``Globals`` merged into each function, a function's layers, code and
 event sources (``HttpApi``, ``SQS``; others are reported as not served), the WebSocket API's
 routes, and :func:`load_application`, which turns a parsed template into an
-:class:`~local_gateway.template.resources.Application`.
+:class:`~local_gateway.template.specs.Application`.
 """
 
 from __future__ import annotations
@@ -10,19 +10,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from local_gateway.template import resources as specs
 from local_gateway.template.errors import TemplateError
 from local_gateway.template.intrinsics import Resolver, referenced_name
-from local_gateway.template.resources import (
-    Application,
-    FunctionSpec,
-    HttpRoute,
-    QueueSpec,
-    SqsEventSource,
-    TableSpec,
-    WebSocketApiSpec,
-    queue_spec,
-    table_spec,
-)
 from local_gateway.template.yaml_tags import ParsedTemplate, parse_template
 
 __all__ = ["load_application"]
@@ -46,7 +36,7 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 
 def _function_spec(
     name: str, properties: Mapping[str, Any], root: Path, resolver: Resolver, raw: Any
-) -> FunctionSpec:
+) -> specs.FunctionSpec:
     code_uri = properties.get("CodeUri")
     if not isinstance(code_uri, str):
         raise TemplateError(f"{name}: only a local CodeUri directory can run locally")
@@ -65,7 +55,7 @@ def _function_spec(
             )
     variables = (properties.get("Environment") or {}).get("Variables") or {}
     environment = {key: str(value) for key, value in variables.items()}
-    return FunctionSpec(
+    return specs.FunctionSpec(
         name=name,
         code_dir=(root / code_uri).resolve(),
         handler=str(properties.get("Handler", "app.lambda_handler")),
@@ -77,7 +67,7 @@ def _function_spec(
     )
 
 
-def _websocket_api(resources: Mapping[str, Any], resolver: Resolver) -> WebSocketApiSpec:
+def _websocket_api(resources: Mapping[str, Any], resolver: Resolver) -> specs.WebSocketApiSpec:
     found = [
         (name, resource)
         for name, resource in resources.items()
@@ -94,7 +84,7 @@ def _websocket_api(resources: Mapping[str, Any], resolver: Resolver) -> WebSocke
         if function is None or function not in resources:
             raise TemplateError(f"route {route_key}: FunctionArn must reference a function")
         routes[str(route_key)] = function
-    return WebSocketApiSpec(
+    return specs.WebSocketApiSpec(
         name=name,
         stage=str(properties.get("StageName") or "$default"),
         route_selection_expression=str(
@@ -106,13 +96,13 @@ def _websocket_api(resources: Mapping[str, Any], resolver: Resolver) -> WebSocke
 
 def _sqs_event(
     function: str, raw: Mapping[str, Any], properties: Mapping[str, Any], resolver: Resolver
-) -> SqsEventSource:
+) -> specs.SqsEventSource:
     queue = referenced_name(raw.get("Queue"))
     if queue is None or (resolver.resources.get(queue) or {}).get("Type") != "AWS::SQS::Queue":
         raise TemplateError(f"{function}: an SQS event's Queue must reference an AWS::SQS::Queue")
     scaling = properties.get("ScalingConfig") or {}
     maximum = scaling.get("MaximumConcurrency")
-    return SqsEventSource(
+    return specs.SqsEventSource(
         function=function,
         queue=queue,
         batch_size=int(properties.get("BatchSize", 10)),
@@ -128,7 +118,7 @@ def load_application(
     stack_name: str = "switchboard-local",
     *,
     queue_endpoint: str | None = None,
-) -> Application:
+) -> specs.Application:
     """What ``template`` serves: a template parsed once (:func:`parse_template`), or a path
     to read (relative paths in it are relative to its directory).
 
@@ -142,11 +132,11 @@ def load_application(
     resources = parsed.resources
     globals_function = (document.get("Globals") or {}).get("Function") or {}
 
-    functions: dict[str, FunctionSpec] = {}
-    http_routes: list[HttpRoute] = []
-    tables: list[TableSpec] = []
-    queues: list[QueueSpec] = []
-    sqs_events: list[SqsEventSource] = []
+    functions: dict[str, specs.FunctionSpec] = {}
+    http_routes: list[specs.HttpRoute] = []
+    tables: list[specs.TableSpec] = []
+    queues: list[specs.QueueSpec] = []
+    sqs_events: list[specs.SqsEventSource] = []
     unserved: list[tuple[str, str]] = []
     for name, resource in resources.items():
         kind = resource.get("Type")
@@ -164,7 +154,7 @@ def load_application(
                 elif event.get("Type") == "HttpApi":
                     event_properties = event.get("Properties") or {}
                     http_routes.append(
-                        HttpRoute(
+                        specs.HttpRoute(
                             function=name,
                             method=str(event_properties.get("Method", "ANY")).upper(),
                             path=str(event_properties.get("Path", "$default")),
@@ -174,10 +164,12 @@ def load_application(
                     # Schedule, SNS, ...: not served locally.
                     unserved.append((name, str(event.get("Type"))))
         elif kind == "AWS::DynamoDB::Table":
-            tables.append(table_spec(name, resolver.resolve(resource.get("Properties") or {})))
+            tables.append(
+                specs.table_spec(name, resolver.resolve(resource.get("Properties") or {}))
+            )
         elif kind == "AWS::SQS::Queue":
             properties = resolver.resolve(resource.get("Properties") or {})
-            queues.append(queue_spec(name, resolver.queue_name(name), properties))
+            queues.append(specs.queue_spec(name, resolver.queue_name(name), properties))
 
     websocket_api = _websocket_api(resources, resolver)
     for route_key, function in websocket_api.routes.items():
@@ -187,7 +179,7 @@ def load_application(
         {spec.code_dir for spec in functions.values()}
         | {layer for spec in functions.values() for layer in spec.layer_dirs}
     )
-    return Application(
+    return specs.Application(
         template_path=parsed.path,
         websocket_api=websocket_api,
         functions=functions,
