@@ -124,9 +124,8 @@ def bar(value: float, scale: float, width: int = 40) -> str:
 
 def table(results: dict[str, Any]) -> list[str]:
     """B1's table, chart and ratios."""
-    lines: list[str] = []
     b = results["b1"]
-    lines += [
+    lines = [
         f"### B1: CPU per delivery ({b['n']} posts per round, median of {b['rounds']})",
         "",
         "| client | CPU µs / delivery | x floor | deliveries / s |",

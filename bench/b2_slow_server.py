@@ -69,9 +69,8 @@ def run(n: int, concurrency: int, delay_ms: float, rounds: int) -> dict[str, Any
 
 def table(results: dict[str, Any]) -> list[str]:
     """B2's table (CPU against B1's floor when B1 ran)."""
-    lines: list[str] = []
     b = results["b2"]
-    lines += [
+    lines = [
         f"### B2: {b['n']} deliveries, concurrency {b['concurrency']}, "
         f"server +{b['delay_ms']:g} ms",
         "",

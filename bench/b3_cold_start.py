@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.harness import CHILD_ENV, ROOT, progress
+from bench.harness import CHILD_ENV, ROOT, progress, run_child
 
 __all__ = ["B3_ROWS", "B3_RUNTIME", "ColdStart", "run", "table"]
 
@@ -115,19 +114,16 @@ def run(runs: int) -> dict[str, Any]:
                 path.insert(0, ROOT / "functions" / row.function)
             if row.crypto_layer:
                 path.append(runtime / "crypto")
-            out = subprocess.run(
+            stdout = run_child(
                 [python, "-c", B3_WRAPPER.format(code=row.code)],
                 cwd=ROOT / "functions" / (row.function or ""),
                 env={**base_env, **row.env, "PYTHONPATH": os.pathsep.join(map(str, path))},
-                capture_output=True,
-                text=True,
                 timeout=60,
-                check=False,
+                what=f"B3 {name}",
+                tail=2000,
             )
-            if out.returncode:
-                raise SystemExit(f"B3 {name} failed:\n{out.stderr[-2000:]}")
             if run:
-                ms, rss = (float(x) for x in out.stdout.split()[-2:])
+                ms, rss = (float(x) for x in stdout.split()[-2:])
                 samples[name].append((ms, rss))
     base = statistics.median(s[0] for s in samples[BASELINE])
     rows = {}
@@ -145,9 +141,8 @@ def run(runs: int) -> dict[str, Any]:
 
 def table(results: dict[str, Any]) -> list[str]:
     """B3's table."""
-    lines: list[str] = []
     b = results["b3"]
-    lines += [
+    lines = [
         f"### B3: cold initialisation in fresh processes (median of {b['runs']}, tracing off)",
         "",
         "| handler | init ms | x `import boto3` + client (target <= 1.0x) | peak RSS MB "

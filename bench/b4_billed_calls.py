@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
-from bench.harness import ROOT, progress
+from bench.harness import ROOT, progress, run_child
 
 __all__ = ["run", "table"]
 
@@ -21,18 +20,15 @@ __all__ = ["run", "table"]
 def run(subscribers: int) -> dict[str, Any]:
     """Billed calls per operation, counted with moto (a child process)."""
     progress("B4: billed calls")
-    out = subprocess.run(
+    stdout = run_child(
         [sys.executable, "-m", "bench.dynamodb_calls", "--subscribers", str(subscribers)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'switchboard'}:{ROOT}"},
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
+        what="B4",
+        tail=3000,
     )
-    if out.returncode:
-        raise SystemExit(f"B4 failed:\n{out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return result
 
 

@@ -47,10 +47,10 @@ def run(connections: int, publishes: int) -> dict[str, Any]:
 
 def table(results: dict[str, Any]) -> list[str]:
     """B5's table."""
-    lines: list[str] = []
     b = results["b5"]
-    lines += [
-        f"### B5: one publish to {b['connections']} subscribers through the local gateway",
+    title = f"### B5: one publish to {b['connections']} subscribers through the local gateway"
+    lines = [
+        title,
         "",
         "Inline: the publishing function delivers (threshold above the subscriber count); "
         "via SQS: `FANOUT_QUEUE_THRESHOLD=100`, so the publish enqueues batches and the "

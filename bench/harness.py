@@ -19,6 +19,7 @@ __all__ = [
     "bench_credentials",
     "machine",
     "progress",
+    "run_child",
     "setup_path",
 ]
 
@@ -92,6 +93,19 @@ def bench_credentials() -> Any:
         CHILD_ENV["AWS_SECRET_ACCESS_KEY"],
         CHILD_ENV["AWS_SESSION_TOKEN"],
     )
+
+
+def run_child(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float, what: str, tail: int
+) -> str:
+    """The stdout of a child process; exits with the last ``tail`` characters of its stderr
+    (named ``what``) when it fails."""
+    out = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if out.returncode:
+        raise SystemExit(f"{what} failed:\n{out.stderr[-tail:]}")
+    return out.stdout
 
 
 def setup_path() -> None:
