@@ -338,8 +338,8 @@ def main() -> None:
     parser.add_argument("--counts", help="B4 counts as JSON (default: run B4 now)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    from bench.run import b4 as run_b4
-    from bench.run import setup_path
+    from bench.b4_billed_calls import run as run_b4
+    from bench.harness import setup_path
 
     setup_path()
     counts = json.loads(Path(args.counts).read_text()) if args.counts else run_b4(subscribers=10)

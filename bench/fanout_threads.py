@@ -1,7 +1,7 @@
 """The delivery engine's CPU per delivery by fan-out concurrency, one local server.
 
 ``python -m bench.fanout_threads``: 2,000 posts per round (best of 3) to
-``tests.management_server`` in its own process, answering at once, with 1 to 64 posts in
+``devtools.management_server`` in its own process, answering at once, with 1 to 64 posts in
 flight: from that many threads (each post through the urllib3 pool), and multiplexed on
 one thread (``DeliveryEngine.post_many``, what the fan-out uses). Threads cost GIL
 handoffs on every socket call; the table shows how much. Loopback only, bounded.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from bench.run import FRAME, Server, bench_credentials, setup_path
+from bench.harness import FRAME, Server, bench_credentials, setup_path
 
 COUNTS = (1, 4, 8, 16, 32, 64)
 POSTS = 2000

@@ -21,30 +21,26 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from devtools import gateway_process
+from devtools.gateway_process import GatewayProcess
 from local_gateway.settings import DEFAULT_WS_SECRET
 from local_gateway.token import sign_token
 
 ROOT = Path(__file__).resolve().parents[1]
-READY = re.compile(r"^Ready in ([\d.]+)s \(listening after ([\d.]+)s\): (ws://\S+)$")
 CHANNEL = "bench:all"
 WAIT = 120.0
 
 
-def start_gateway(
-    workers: int, threshold: int | None = None
-) -> tuple[subprocess.Popen[str], str, float, float, float]:
-    """Spawn the gateway; return it, its URL, and seconds to ready (measured, and as printed).
+def start_gateway(workers: int, threshold: int | None = None) -> GatewayProcess:
+    """Spawn the gateway (:mod:`devtools.gateway_process`), its console in
+    ``.tools/bench-gateway.log``.
 
     ``threshold`` sets the functions' ``FANOUT_QUEUE_THRESHOLD`` (through an ``--env-vars``
     file): above it a publish goes through the SQS queue and the fan-out worker, below it
@@ -56,38 +52,10 @@ def start_gateway(
         env_vars.parent.mkdir(exist_ok=True)
         env_vars.write_text(json.dumps({"Parameters": {"FANOUT_QUEUE_THRESHOLD": str(threshold)}}))
         extra = ["--env-vars", str(env_vars)]
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local_gateway",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--no-watch",
-            "--quiet-functions",
-            "--workers",
-            str(workers),
-            *extra,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "WS_SECRET": DEFAULT_WS_SECRET},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    log = (ROOT / ".tools" / "bench-gateway.log").open("w")
+    return gateway_process.start_gateway(
+        ["--quiet-functions", "--workers", str(workers), *extra], console=log.write
     )
-    assert process.stdout is not None
-    for line in process.stdout:
-        found = READY.match(line.strip())
-        if found:
-            measured = time.monotonic() - started
-            # Keep draining the console (one line per event) so the gateway never blocks.
-            log = (ROOT / ".tools" / "bench-gateway.log").open("w")
-            threading.Thread(target=log.writelines, args=(process.stdout,), daemon=True).start()
-            return process, found.group(3), measured, float(found.group(1)), float(found.group(2))
-    raise SystemExit("the gateway did not start")
 
 
 async def open_connections(url: str, count: int) -> list[ClientConnection]:
@@ -176,12 +144,11 @@ def main() -> None:
         help="FANOUT_QUEUE_THRESHOLD (default: the template's 500; above it, SQS)",
     )
     args = parser.parse_args()
-    process, url, measured, ready, listening = start_gateway(args.workers, args.threshold)
+    gateway = start_gateway(args.workers, args.threshold)
     try:
-        result = asyncio.run(bench(url, args.connections, args.publishes))
+        result = asyncio.run(bench(gateway.url, args.connections, args.publishes))
     finally:
-        process.terminate()
-        process.wait(60)
+        gateway.stop()
     fanouts = result["fanouts"]
     last_ack = result["acks"][-1]
     print(
@@ -194,10 +161,10 @@ def main() -> None:
     )
     print("| measure | value |")
     print("| --- | ---: |")
-    print(f"| start-up to ready (spawn to Ready line) | {measured:.2f} s |")
+    print(f"| start-up to ready (spawn to Ready line) | {gateway.spawned_to_ready:.2f} s |")
     print(
         f"| start-up, as the gateway reports it (listening / ready) | "
-        f"{listening:.2f} s / {ready:.2f} s |"
+        f"{gateway.listening:.2f} s / {gateway.ready:.2f} s |"
     )
     print(f"| {args.connections} connections opened | {result['connect']:.2f} s |")
     print(f"| {args.connections} subscriptions acked | {result['subscribe']:.2f} s |")

@@ -24,28 +24,22 @@ import argparse
 import asyncio
 import http.client
 import json
-import os
 import random
-import re
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from devtools.gateway_process import start_gateway
 from fuzz.hostile import Frame, hostile_body, hostile_frame, hostile_token
 from local_gateway.settings import DEFAULT_WS_SECRET
 from local_gateway.token import sign_token
 
-ROOT = Path(__file__).resolve().parents[1]
-READY = re.compile(r"^Ready in [\d.]+s .*: (ws://\S+)$")
 TRACEBACK = "Traceback (most recent call last)"
 REPLY_TIMEOUT = 15.0
 CLOSE_CODES = {1003, 1007, 1009}  # binary, invalid UTF-8, too big: the documented closes
@@ -319,25 +313,6 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     print("result: " + ("PASS" if not failures else "FAIL: " + "; ".join(failures)))
 
 
-def _start_gateway(log: list[str]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_gateway", "--host", "127.0.0.1", "--port", "0", "--no-watch"],
-        cwd=ROOT,
-        env={**os.environ, "WS_SECRET": DEFAULT_WS_SECRET},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        log.append(line)
-        found = READY.match(line.strip())
-        if found:
-            threading.Thread(target=log.extend, args=(process.stdout,), daemon=True).start()
-            return process, found.group(1)
-    raise SystemExit("the gateway did not start:\n" + "".join(log[-20:]))
-
-
 def main() -> None:
     """Start a gateway, fuzz it, print the report; exit 1 on any failure."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -348,7 +323,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     log: list[str] = []
-    process, url = _start_gateway(log)
+    gateway = start_gateway(console=log.append)
+    url = gateway.url
     try:
         report = asyncio.run(
             run(
@@ -362,8 +338,7 @@ def main() -> None:
             )
         )
     finally:
-        process.terminate()
-        process.wait(60)
+        gateway.stop()
     report.tracebacks = count_tracebacks(log)
     print_report(report, args)
     if report.tracebacks:

@@ -22,7 +22,7 @@ from local_gateway.server import Gateway
 from local_gateway.settings import Settings, function_environment, load_env_vars
 from local_gateway.sqs import EventSourcePoller, create_queues
 from local_gateway.static import DevPages
-from local_gateway.template import Application, load_application
+from local_gateway.template import Application, ParsedTemplate, load_application, parse_template
 from local_gateway.workers import FunctionPool, Workers
 
 __all__ = ["main", "run"]
@@ -42,7 +42,7 @@ async def run(
     by default) injects failures and counts them."""
     started = time.monotonic()
     faults = faults or Faults(settings.faults)
-    app = load_application(settings.template)
+    template = parse_template(settings.template)
     log = EventLog(
         functions=not settings.quiet_functions,
         verbose=settings.verbose,
@@ -55,7 +55,7 @@ async def run(
             loop.add_signal_handler(signum, stop.set)
 
     with contextlib.ExitStack() as resources:
-        app, backends = _backends(resources, settings, app, faults)
+        app, backends = _backends(resources, settings, template, faults)
         dynamodb, moto = backends.dynamodb, backends.moto
         workers = Workers()
         root = settings.static_root or app.template_path.parent
@@ -123,20 +123,21 @@ class _Backends:
 
 
 def _backends(
-    resources: contextlib.ExitStack, settings: Settings, app: Application, faults: Faults
+    resources: contextlib.ExitStack, settings: Settings, template: ParsedTemplate, faults: Faults
 ) -> tuple[Application, _Backends]:
     """moto serves DynamoDB (unless DYNAMODB_ENDPOINT names another) and every SQS queue;
-    the tables and queues are created. The application is read again with the queues' local
-    URLs, for ``!Ref Queue`` and ``!GetAtt Queue.QueueUrl``."""
+    the application is read from the template (parsed once) with the queues' local URLs, for
+    ``!Ref Queue`` and ``!GetAtt Queue.QueueUrl``; then the tables and queues are created."""
+    has_queues = template.has_resource_of_type("AWS::SQS::Queue")
     moto = None
-    if not settings.dynamodb_endpoint or app.queues:
+    if not settings.dynamodb_endpoint or has_queues:
         moto = resources.enter_context(embedded_moto(faults.wsgi))
     dynamodb = settings.dynamodb_endpoint or moto
     assert dynamodb is not None
+    app = load_application(template, queue_endpoint=moto if has_queues else None)
     create_tables(dynamodb, app.tables)
     queue_urls: dict[str, str] = {}
     if moto is not None and app.queues:
-        app = load_application(settings.template, queue_endpoint=moto)
         queue_urls = create_queues(
             moto, app.queues, visibility_timeout=settings.sqs_visibility_timeout
         )

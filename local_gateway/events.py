@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local_gateway.template import ACCOUNT_ID
+from local_gateway.local_aws import ACCOUNT_ID
 
 __all__ = [
     "ConnectionInfo",

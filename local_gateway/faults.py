@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from local_gateway.server import LiveConnection
+    from local_gateway.connections import LiveConnection
 
 __all__ = ["FaultError", "FaultSettings", "Faults", "parse_faults"]
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from local_gateway import events
+from local_gateway.connections import LiveConnection
 from local_gateway.eventlog import EventLog
+from local_gateway.faults import Faults
 from local_gateway.http11 import Request, Response, json_response
-
-if TYPE_CHECKING:
-    from local_gateway.faults import Faults
-    from local_gateway.server import LiveConnection
 
 __all__ = ["ManagementApi"]
 

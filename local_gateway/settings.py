@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from local_gateway.faults import ENV_FAULTS, FaultSettings, parse_faults
-from local_gateway.template import REGION, FunctionSpec
+from local_gateway.local_aws import REGION
+from local_gateway.template import FunctionSpec
 
 __all__ = ["DEFAULT_WS_SECRET", "Settings", "function_environment"]
 

@@ -20,7 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from local_gateway.template import _read_yaml
+from local_gateway.template import read_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "dashboard.svg"
@@ -44,7 +44,7 @@ P99_MS = {"connect": 48, "disconnect": 31, "default": 64, "publish": 135, "fanou
 
 def sample_body() -> dict[str, Any]:
     """The dashboard body with made-up names in place of the stack's variables."""
-    resources = _read_yaml(ROOT / "template.yaml")["Resources"]
+    resources = read_yaml(ROOT / "template.yaml")["Resources"]
     text = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     names = {
         "AWS::Region": "us-east-1",

@@ -16,7 +16,7 @@ import tomllib
 from functools import cache
 from typing import Any
 
-from local_gateway.template import _Resolver
+from local_gateway.template import Resolver
 from tests.conftest import ROOT
 
 SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
@@ -89,7 +89,7 @@ def parameters(variant: str) -> dict[str, Any]:
 _DROP = object()
 
 
-def _decide(node: Any, resolver: _Resolver) -> Any:
+def _decide(node: Any, resolver: Resolver) -> Any:
     """``node`` with every ``Fn::If`` decided and ``AWS::NoValue`` dropped; other
     intrinsics are kept as they are (a test reads ``Fn::GetAtt`` as a logical id)."""
     if isinstance(node, list):
@@ -110,7 +110,7 @@ def deployed(variant: str = "defaults") -> dict[str, Any]:
     """What CloudFormation creates for a variant: its transformed template with the
     conditions decided (resources whose ``Condition`` is false are left out)."""
     template = transformed(variant)
-    resolver = _Resolver(template, STACK)
+    resolver = Resolver(template, STACK)
     resolver.parameters.update(variants()[variant])
     resources = {
         name: _decide(resource, resolver)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local_gateway.template import _Resolver
+from local_gateway.template import Resolver
 from tests.conftest import ROOT
 from tests.deploy import sam
 
@@ -117,7 +117,7 @@ def test_each_websocket_route_invokes_its_function_with_a_permission_for_that_ro
         "$disconnect": "DisconnectFunction",
         "$default": "DefaultFunction",
     }
-    resolver = _Resolver(template, sam.STACK)
+    resolver = Resolver(template, sam.STACK)
     for route_key, function in targets.items():
         permission = one_of_type(
             template,
@@ -135,7 +135,7 @@ def test_each_websocket_route_invokes_its_function_with_a_permission_for_that_ro
 
 def test_each_http_route_is_granted_to_invoke_the_publish_function() -> None:
     template = sam.deployed()
-    resolver = _Resolver(template, sam.STACK)
+    resolver = Resolver(template, sam.STACK)
     resolver.parameters["PublishApi"] = "httpapi"
     permissions = of_type(template, "AWS::Lambda::Permission")
     arns = {
@@ -242,7 +242,7 @@ def test_no_dns_suffix_is_written_out_in_the_template() -> None:
 
 def test_the_urls_follow_the_partition() -> None:
     template = sam.deployed()
-    resolver = _Resolver(template, sam.STACK)
+    resolver = Resolver(template, sam.STACK)
     resolver.parameters.update({"AWS::Region": "cn-north-1", "AWS::URLSuffix": "amazonaws.com.cn"})
     resolver.parameters["StageName"] = "prod"
     outputs = {name: resolver.resolve(o["Value"]) for name, o in template["Outputs"].items()}

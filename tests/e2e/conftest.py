@@ -57,17 +57,26 @@ class GatewayProcess:
     def wait_for_line(self, pattern: str, timeout: float = 10.0, start: int = 0) -> re.Match[str]:
         """The first console line from index ``start`` on that matches ``pattern``."""
         compiled = re.compile(pattern)
+        found: list[re.Match[str]] = []
+
+        def matched(lines: list[str]) -> bool:
+            found.extend(m for m in map(compiled.search, lines[start:]) if m)
+            return bool(found)
+
+        self.wait_until(matched, timeout, f"a line matching {pattern!r}")
+        return found[0]
+
+    def wait_until(
+        self, condition: Callable[[list[str]], bool], timeout: float = 10.0, what: str = ""
+    ) -> None:
+        """Wait until ``condition`` holds of the console lines (checked on every new line)."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while True:
-                for line in self.lines[start:]:
-                    found = compiled.search(line)
-                    if found:
-                        return found
+            while not condition(self.lines):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.process.poll() is not None:
                     output = "\n".join(self.lines[-40:])
-                    raise AssertionError(f"no line matching {pattern!r}; output:\n{output}")
+                    raise AssertionError(f"no {what or 'such lines'}; output:\n{output}")
                 self._changed.wait(remaining)
 
     @property

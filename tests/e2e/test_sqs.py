@@ -24,10 +24,12 @@ from local_gateway.template import QueueSpec, SqsEventSource, load_application
 from local_gateway.token import sign_token
 from local_gateway.workers import InvocationError
 from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway, subscribed_clients
+from tests.e2e.sentinel import SENTINEL, frames_before_sentinel
 
 pytestmark = pytest.mark.e2e
 
 SUBSCRIBERS = 5
+WORKER_LINE = "-> FanoutWorkerFunction "
 THRESHOLD = 2
 
 
@@ -79,13 +81,14 @@ def test_a_publish_above_the_threshold_fans_out_through_sqs_exactly_once(
     publisher_token = sign_token(DEFAULT_WS_SECRET, "publisher")
     with contextlib.ExitStack() as stack:
         clients = subscribed_clients(stack, switchboard, channel, SUBSCRIBERS)
-        with connect(f"{switchboard.url}?token={publisher_token}") as publisher:
-            publisher.send(
-                json.dumps({"action": "publish", "channel": channel, "data": {"n": 1}, "id": "p"})
-            )
-            ack = json.loads(publisher.recv(timeout=10))
-            assert (ack["type"], ack["id"]) == ("ack", "p"), ack
-            assert ack.get("queued") == SUBSCRIBERS, ack  # handed to SQS, none delivered inline
+        publisher = stack.enter_context(connect(f"{switchboard.url}?token={publisher_token}"))
+        publisher.send(
+            json.dumps({"action": "publish", "channel": channel, "data": {"n": 1}, "id": "p"})
+        )
+        ack = json.loads(publisher.recv(timeout=10))
+        assert (ack["type"], ack["id"]) == ("ack", "p"), ack
+        assert ack.get("queued") == SUBSCRIBERS, ack  # handed to SQS, none delivered inline
+        seqs = []
         for client in clients:
             message = json.loads(client.recv(timeout=15))
             assert (message["type"], message["channel"], message["data"]) == (
@@ -93,22 +96,31 @@ def test_a_publish_above_the_threshold_fans_out_through_sqs_exactly_once(
                 channel,
                 {"n": 1},
             )
-        # Exactly once: nothing more arrives (a redelivered batch would send it again).
-        time.sleep(0.5)
-        for client in clients:
-            with pytest.raises(TimeoutError):
-                client.recv(timeout=0.05)
-    worker = switchboard.wait_for_line(
-        r"SQS\s+FanoutQueue\s+-> FanoutWorkerFunction \d+ records? ok", start=start
-    )
-    assert worker
-    invoked = [
-        line
+            seqs.append(message["seq"])
+        # Exactly once: a sentinel published after it is the next message each one gets
+        # (a redelivered batch would send the first one again before it).
+        publisher.send(
+            json.dumps({"action": "publish", "channel": channel, "data": SENTINEL, "id": "s"})
+        )
+        ack = json.loads(publisher.recv(timeout=10))
+        assert (ack["type"], ack["id"], ack.get("queued")) == ("ack", "s", SUBSCRIBERS), ack
+        for client, seq in zip(clients, seqs, strict=True):
+            *between, sentinel = frames_before_sentinel(client, channel)
+            assert between == []
+            assert sentinel["seq"] == seq + 1
+
+    def records(lines: list[str]) -> int:
+        invoked = [line for line in lines[start:] if WORKER_LINE in line and " SQS " in line]
+        return sum(int(line.split(WORKER_LINE)[1].split()[0]) for line in invoked)
+
+    # 5 recipients in batches of at most THRESHOLD ids: 3 messages per publish, in one or
+    # more invocations, every one ok.
+    switchboard.wait_until(lambda lines: records(lines) >= 6, 15, "6 records of the worker")
+    assert records(switchboard.lines) == 6
+    assert not any(
+        WORKER_LINE in line and " SQS " in line and " ok " not in line
         for line in switchboard.lines[start:]
-        if "-> FanoutWorkerFunction" in line and " SQS " in line
-    ]
-    # 5 recipients in batches of at most THRESHOLD ids: 3 messages, in one or more invocations.
-    assert sum(int(line.split("-> FanoutWorkerFunction ")[1].split()[0]) for line in invoked) == 3
+    )
 
 
 def test_the_event_is_lambdas_sqs_event(moto: str) -> None:

@@ -26,7 +26,9 @@ from botocore.client import BaseClient
 
 from functions.fanout_worker import app as worker_app
 from local_gateway.sqs import sqs_event
-from local_gateway.template import _read_yaml, _Resolver, queue_arn
+from local_gateway.template import Resolver as _Resolver
+from local_gateway.template import queue_arn
+from local_gateway.template import read_yaml as _read_yaml
 from switchboard import queueing, services
 from switchboard.lifecycle import Handshake
 from tests.conftest import (

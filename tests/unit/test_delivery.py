@@ -20,6 +20,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, RefreshableCredentials
 
+from devtools.management_server import ManagementServer, ManagementState
 from switchboard import delivery
 from switchboard import sender as sender_module
 from switchboard.delivery import CachedKeySigV4Auth, DeliveryEngine, engine_for
@@ -27,7 +28,6 @@ from switchboard.errors import ConnectionGoneError, DeliveryError
 from switchboard.fanout import Fanout
 from switchboard.sender import Sender
 from tests.conftest import run_with_layer
-from tests.management_server import ManagementServer, ManagementState
 
 FRAME = b'{"type":"message","channel":"room","data":"hi","seq":1}'
 STATIC = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")

@@ -21,9 +21,9 @@ import pytest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from devtools.management_server import ManagementServer, ManagementState
 from switchboard.delivery import CachedKeySigV4Auth, DeliveryEngine
 from tests.conftest import ROOT
-from tests.management_server import ManagementServer, ManagementState
 
 SUITE = ROOT / "tests" / "aws_artefacts" / "aws4_testsuite"
 # The suite's signing parameters (botocore's tests/unit/auth/test_sigv4.py)

@@ -1,5 +1,5 @@
-"""The local gateway's plain-value parts, without sockets: the template reader, route
-selection and the event builders."""
+"""The template reader (:mod:`local_gateway.template`): Globals, intrinsics, layers under
+conditions, routes, tables, and a template read once."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from local_gateway import events
-from local_gateway.routing import HttpRouter, select_websocket_route
-from local_gateway.settings import Settings, function_environment
-from local_gateway.template import HttpRoute, TemplateError, load_application
-from tests.e2e.conftest import ROOT
+from local_gateway.template import (
+    HttpRoute,
+    TemplateError,
+    load_application,
+    parse_template,
+    yaml_tags,
+)
+from tests.conftest import ROOT
 
 TEMPLATE = """\
 Parameters:
@@ -118,79 +121,11 @@ def test_the_projects_template_is_served() -> None:
     assert not any(url.startswith(("http://", "https://")) for url in queue_urls)
 
 
-def test_tracing_is_off_locally_whatever_the_template_says(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    app = load_application(ROOT / "template.yaml")
-    spec = app.functions["DefaultFunction"]
-    assert spec.environment["POWERTOOLS_TRACE_DISABLED"] == "false"  # Tracing: Active
-    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
-    local = function_environment(
-        spec, Settings(), management_endpoint="http://x", dynamodb_endpoint="http://y"
-    )
-    assert local["POWERTOOLS_TRACE_DISABLED"] == "true"  # no X-Ray daemon here
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")  # the developer may ask
-    local = function_environment(
-        spec, Settings(), management_endpoint="http://x", dynamodb_endpoint="http://y"
-    )
-    assert local["POWERTOOLS_TRACE_DISABLED"] == "false"
-
-
 def test_a_template_without_a_websocket_api_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(textwrap.dedent("Resources: {}\n"))
     with pytest.raises(TemplateError):
         load_application(path)
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        pytest.param('{"action": "join"}', "join", id="route"),
-        pytest.param('{"action": "other"}', "$default", id="no-such-route"),
-        pytest.param('{"action": "$connect"}', "$default", id="reserved-key"),
-        pytest.param("not json", "$default", id="not-json"),
-        pytest.param('{"action": 3}', "$default", id="not-a-string"),
-        pytest.param('["join"]', "$default", id="not-an-object"),
-    ],
-)
-def test_route_selection(body: str, expected: str) -> None:
-    routes = {"$connect", "$default", "join"}
-    assert select_websocket_route("$request.body.action", body, routes) == expected
-
-
-def test_route_selection_without_default_finds_nothing() -> None:
-    assert select_websocket_route("$request.body.action", "{}", {"join"}) is None
-    nested = '{"meta": {"kind": "join"}}'
-    assert select_websocket_route("$request.body.meta.kind", nested, {"join"}) == "join"
-
-
-def test_http_routes_prefer_the_most_specific() -> None:
-    router = HttpRouter(
-        [
-            HttpRoute("Default", "ANY", "$default"),
-            HttpRoute("Proxy", "ANY", "/files/{path+}"),
-            HttpRoute("Param", "GET", "/files/{name}"),
-            HttpRoute("Exact", "GET", "/files/readme"),
-        ]
-    )
-
-    def pick(method: str, path: str) -> tuple[str, dict[str, str]] | None:
-        found = router.match(method, path)
-        return None if found is None else (found[0].function, found[1])
-
-    assert pick("GET", "/files/readme") == ("Exact", {})
-    assert pick("GET", "/files/a.txt") == ("Param", {"name": "a.txt"})
-    assert pick("POST", "/files/a.txt") == ("Proxy", {"path": "a.txt"})
-    assert pick("GET", "/files/a/b") == ("Proxy", {"path": "a/b"})
-    assert pick("DELETE", "/elsewhere") == ("Default", {})
-
-
-def test_ids_and_times_have_api_gateways_format() -> None:
-    assert len(events.new_id()) == 16
-    assert events.new_id().endswith("=")
-    assert events.request_time(1_707_502_303_419) == "09/Feb/2024:18:11:43 +0000"
-    assert events.iso8601(1_707_502_303_419) == "2024-02-09T18:11:43.419Z"
 
 
 def test_with_a_jwks_url_the_token_checking_functions_get_the_crypto_layer(
@@ -209,40 +144,59 @@ def test_with_a_jwks_url_the_token_checking_functions_get_the_crypto_layer(
     assert with_crypto == {"ConnectFunction", "PublishFunction"}
 
 
-def test_route_selection_survives_any_nesting() -> None:
-    """A body nested 100,000 levels deep is not JSON that routes: it goes to $default."""
-    deep = '{"action":"join","x":' + "[" * 100_000 + "]" * 100_000 + "}"
-    assert select_websocket_route("$request.body.action", deep, {"join", "$default"}) == "$default"
+QUEUES = """\
+Resources:
+  Api:
+    Type: AWS::Serverless::WebSocketApi
+    Properties:
+      Routes:
+        $default: {FunctionArn: !GetAtt Fn.Arn}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Environment:
+        Variables:
+          QUEUE_URL: !Ref Jobs
+          QUEUE_ARN: !GetAtt Jobs.Arn
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: jobs-local, VisibilityTimeout: 30}
+"""
 
 
-def test_a_failing_gateway_task_is_logged_with_its_traceback() -> None:
-    import asyncio
-    import io
+def test_a_template_parsed_once_is_served_with_the_queue_endpoint_without_reading_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(QUEUES)
+    parsed = parse_template(path)
+    assert parsed.path == path.resolve()
+    assert parsed.has_resource_of_type("AWS::SQS::Queue")
+    assert not parsed.has_resource_of_type("AWS::DynamoDB::Table")
 
-    from local_gateway.eventlog import EventLog
-    from local_gateway.server import Gateway
-    from local_gateway.workers import Workers
+    def no_second_read(_: Path) -> None:
+        raise AssertionError("the template was read again")
 
-    stream = io.StringIO()
-    gateway = Gateway(
-        load_application(ROOT / "template.yaml"),
-        Workers(),
-        EventLog(stream),
-        idle_timeout=600,
-        max_duration=7200,
+    monkeypatch.setattr(yaml_tags, "read_yaml", no_second_read)
+    without = load_application(parsed)
+    local = load_application(parsed, queue_endpoint="http://127.0.0.1:4566/")
+    assert without.functions["Fn"].environment["QUEUE_URL"] == "Jobs"
+    assert local.functions["Fn"].environment == {
+        "QUEUE_URL": "http://127.0.0.1:4566/123456789012/jobs-local",
+        "QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:jobs-local",
+    }
+    (queue,) = local.queues
+    assert (queue.logical_id, queue.name, dict(queue.attributes)) == (
+        "Jobs",
+        "jobs-local",
+        {"VisibilityTimeout": "30"},
     )
+    assert local.template_path == path.resolve()
 
-    async def failing() -> None:
-        raise RuntimeError("a gateway bug")
 
-    async def ok() -> None:
-        pass
-
-    async def run() -> None:
-        await asyncio.gather(gateway.spawn(failing()), gateway.spawn(ok()), return_exceptions=True)
-
-    asyncio.run(run())
-    output = stream.getvalue()
-    assert output.count("Traceback (most recent call last)") == 1
-    assert "RuntimeError: a gateway bug" in output
-    assert "failed" in output
+def test_a_document_that_is_not_a_mapping_is_not_a_template(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(TemplateError, match="not a template"):
+        parse_template(path)

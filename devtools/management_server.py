@@ -1,7 +1,7 @@
 """A small HTTP/1.1 server on 127.0.0.1 that answers ``@connections`` like API Gateway.
 
 Used by the delivery tests (both engines, over real sockets) and by the benchmarks, in
-a background thread or as its own process (``python -m tests.management_server``).
+a background thread or as its own process (``python -m devtools.management_server``).
 It keeps connections alive, optionally delays every answer, and answers as API Gateway
 does: 410 ``GoneException`` for gone ids, 429 ``LimitExceededException`` for ids
 throttled once, 413 ``PayloadTooLargeException`` over 128 KB, 403

@@ -1,0 +1,163 @@
+"""B3: cold initialisation of each handler in fresh processes laid out as on Lambda.
+
+Import, and the objects its first event builds, with the function code, the library, the
+layers' pinned packages and a bare Python, against ``import boto3`` plus one client; peak
+RSS. Tracing off. Rows with JwksUrl set add the crypto layer.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bench.harness import CHILD_ENV, ROOT, progress, run_child
+
+__all__ = ["B3_ROWS", "B3_RUNTIME", "ColdStart", "run", "table"]
+
+# Each row runs in a fresh process laid out as Lambda lays out a function: the function's
+# code directory (/var/task), the switchboard library and the layers' pinned packages
+# (/opt/python), nothing else. With JwksUrl set, $connect and the backend API also get
+# the crypto layer; those rows are marked and have no target (see docs/benchmarks.md).
+APIGW = "https://abc123defg.execute-api.us-east-1.amazonaws.com/dev"
+JWKS_ENV = {"JWKS_URL": "https://issuer.example/.well-known/jwks.json"}
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """One B3 row: the code a cold start runs, where, and with which layers."""
+
+    code: str
+    function: str | None = None  # functions/<name>, the handler's CodeUri
+    crypto_layer: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    target: bool = True  # False: reported, not held to the 1.0x target
+
+
+BASELINE = "import boto3 + one client"
+B3_ROWS = {
+    BASELINE: ColdStart(
+        "import boto3\n"
+        f"boto3.client('apigatewaymanagementapi', region_name='us-east-1', endpoint_url='{APIGW}')"
+    ),
+    "connect": ColdStart(
+        "import app\nfrom switchboard import services\nservices.connector()", "connect"
+    ),
+    "default": ColdStart(
+        "import app\n"
+        "from switchboard import services\n"
+        "services.message_handler(services.endpoint_for('abc123defg', 'dev'))",
+        "default",
+    ),
+    "disconnect": ColdStart(
+        "import app\n"
+        "from switchboard import services\n"
+        "services.realtime(services.endpoint_for('abc123defg', 'dev'))",
+        "disconnect",
+    ),
+    "publish (HTTP API)": ColdStart(
+        "import app\n"
+        "from switchboard import services\n"
+        "services.verifier_source()\n"
+        "services.realtime(services.configured_endpoint())",
+        "publish",
+    ),
+    "fanout_worker": ColdStart(
+        "import app\n"
+        "from switchboard import services\n"
+        "services.batch_worker()\n"
+        f"services.realtime('{APIGW}')",
+        "fanout_worker",
+    ),
+}
+B3_ROWS |= {
+    f"{name}, JwksUrl set (crypto layer)": replace(
+        B3_ROWS[name], crypto_layer=True, env=JWKS_ENV, target=False
+    )
+    for name in ("connect", "publish (HTTP API)")
+}
+# Peak RSS from /proc/self/status (VmHWM, this process's own memory): getrusage's
+# ru_maxrss survives fork and exec, so a child would report the parent's peak if larger.
+B3_WRAPPER = (
+    "import time\n"
+    "started = time.perf_counter()\n"
+    "{code}\n"
+    "elapsed = time.perf_counter() - started\n"
+    "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+    "print(elapsed * 1000, int(hwm.split()[1]) / 1024)\n"
+)
+B3_RUNTIME = ROOT / ".tools" / "b3-runtime"
+
+
+def run(runs: int) -> dict[str, Any]:
+    """Cold initialisation in fresh processes, round-robin, medians."""
+    runtime = B3_RUNTIME
+    if not (runtime / ".stamp").exists():
+        raise SystemExit("B3 needs its runtime: make .tools/b3-runtime/.stamp (make bench does)")
+    base_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
+        **CHILD_ENV,
+        "PYTHONPYCACHEPREFIX": str(ROOT / ".tools" / "bench-pycache"),
+        "MANAGEMENT_ENDPOINT": APIGW,
+        "FANOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/fanout",
+        "DELIVERY_ENGINE": "fast",
+    }  # bytecode is written and kept: Lambda's runtime has its packages compiled
+    base_env.pop("DYNAMODB_ENDPOINT", None)
+    python = str(runtime / "venv" / "bin" / "python")
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in B3_ROWS}
+    for run in range(runs + 1):  # the first round compiles bytecode and is dropped
+        for name, row in B3_ROWS.items():
+            progress(f"B3 run {run}/{runs}: {name}")
+            path = [ROOT / "layers" / "switchboard", runtime / "switchboard"]
+            if row.function:
+                path.insert(0, ROOT / "functions" / row.function)
+            if row.crypto_layer:
+                path.append(runtime / "crypto")
+            stdout = run_child(
+                [python, "-c", B3_WRAPPER.format(code=row.code)],
+                cwd=ROOT / "functions" / (row.function or ""),
+                env={**base_env, **row.env, "PYTHONPATH": os.pathsep.join(map(str, path))},
+                timeout=60,
+                what=f"B3 {name}",
+                tail=2000,
+            )
+            if run:
+                ms, rss = (float(x) for x in stdout.split()[-2:])
+                samples[name].append((ms, rss))
+    base = statistics.median(s[0] for s in samples[BASELINE])
+    rows = {}
+    for name, values in samples.items():
+        ms = statistics.median(s[0] for s in values)
+        rows[name] = {
+            "init_ms": round(ms),
+            "x_boto3": round(ms / base, 2),
+            "peak_rss_mb": round(max(s[1] for s in values), 1),
+            "init_ms_runs": [round(s[0]) for s in values],
+            "target": B3_ROWS[name].target,
+        }
+    return {"runs": runs, "rows": rows}
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """B3's table."""
+    b = results["b3"]
+    lines = [
+        f"### B3: cold initialisation in fresh processes (median of {b['runs']}, tracing off)",
+        "",
+        "| handler | init ms | x `import boto3` + client (target <= 1.0x) | peak RSS MB "
+        "(target <= 64) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, row in b["rows"].items():
+        ratio = f"{row['x_boto3']}" + ("" if row.get("target", True) else " (no target)")
+        lines.append(f"| {name} | {row['init_ms']} | {ratio} | {row['peak_rss_mb']} |")
+    lines += [
+        "",
+        "Each process is laid out as on Lambda: the function's code, the switchboard "
+        "library and the layers' pinned packages (`.tools/b3-runtime`, installed once "
+        "with uv), on a bare Python 3.13. With JwksUrl set, `$connect` and the backend "
+        "API also load the crypto layer (`cryptography`, for RS256/ES256).",
+        "",
+    ]
+    return lines
