@@ -78,7 +78,7 @@ export class SwitchboardClient {
     this.requests = new RequestTracker(
       () => this.connection.host,
       settings.requestTimeoutMs,
-      (transport) => this.connection.drained(transport),
+      (transport) => this.connection.sockets.drained(transport),
     );
     const { url, tokenTransport, platform, getToken, authUrl } = options;
     const config = { ...settings, url, tokenTransport, platform, tokens: { getToken, authUrl } };
@@ -121,7 +121,7 @@ export class SwitchboardClient {
 
   /** This client's connection id on the server (from the last `pong`), if known. */
   get connectionId(): string | undefined {
-    return this.connection.connectionId;
+    return this.connection.sockets.current?.connectionId;
   }
 
   /** The channels this client is subscribed to (or about to be). */
@@ -256,7 +256,7 @@ export class SwitchboardClient {
         this.subscriptions.receiveMessage(frame);
         return;
       case "pong":
-        if (frame.connectionId) this.connection.learned(transport, frame.connectionId);
+        if (frame.connectionId) this.connection.sockets.learned(transport, frame.connectionId);
         this.requests.answer(frame);
         return;
       case "ack":

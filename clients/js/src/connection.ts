@@ -1,14 +1,13 @@
 /**
- * The connection manager: which socket is current, and what happens when one opens, closes or
- * fails. It fetches a token for every attempt (token.ts), opens transports (transport.ts),
- * reconnects with backoff, replaces the socket before API Gateway's 2-hour cap without a visible
- * reconnect (the planned swap: the new socket is opened and resubscribed while the old one still
- * delivers, then the old one retires once its requests are answered), stops for good on a
- * refused token, and reports every step to the state machine (state.ts) as an event. What the
- * rest of the client does about a socket (resubscribing, flushing the offline queue, reading
- * frames) it asks of its hooks.
+ * The connection manager: what happens when a socket opens, closes or fails. It fetches a token
+ * for every attempt (token.ts) and opens a transport with it (transport.ts), reconnects with
+ * backoff, replaces the socket before API Gateway's 2-hour cap without a visible reconnect (the
+ * planned swap: the new socket is opened and resubscribed while the old one still delivers, then
+ * the old one retires; sockets.ts holds the pair), stops for good on a refused token, and reports
+ * every step to the state machine (state.ts) as an event. What the rest of the client does about
+ * a socket (resubscribing, flushing the offline queue, reading frames) it asks of its hooks.
  */
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import { backoffDelay, Retry, type BackoffOptions } from "./backoff.js";
 import type { Emitter } from "./events.js";
 import {
   asSwitchboardError,
@@ -18,12 +17,20 @@ import {
   UnauthorizedError,
   type SwitchboardError,
 } from "./errors.js";
-import { startSocketTimers, watchBrowser, type LivenessSettings, type LivenessTarget } from "./liveness.js";
+import {
+  Reconnects,
+  startSocketTimers,
+  watchBrowser,
+  type LivenessSettings,
+  type LivenessTarget,
+  type ReconnectOwner,
+} from "./liveness.js";
 import { resolvePlatform, type Platform } from "./platform.js";
 import type { RequestTracker } from "./requests.js";
+import { SocketPair } from "./sockets.js";
 import { ConnectionStateMachine, type ConnectionEvent, type ConnectionState } from "./state.js";
 import { acquireToken, isUnauthorized, type TokenSource } from "./token.js";
-import { CLOSE_DEAD, CLOSE_NORMAL, Transport, type TokenTransport, type TransportHandlers } from "./transport.js";
+import { CLOSE_DEAD, Transport, type TokenTransport, type TransportHandlers } from "./transport.js";
 import type { ClientEvents } from "./types.js";
 
 export interface ConnectionConfig extends LivenessSettings {
@@ -51,34 +58,34 @@ export interface ConnectionHooks {
   halted(error: Error, closed: boolean): void;
 }
 
-export class ConnectionManager implements LivenessTarget {
-  private readonly machine: ConnectionStateMachine;
+export class ConnectionManager implements LivenessTarget, ReconnectOwner {
+  readonly sockets: SocketPair;
+  readonly machine: ConnectionStateMachine;
   private readonly handlers: TransportHandlers;
   private platform: Platform | null = null;
-  private current: Transport | null = null;
-  /** The replacement of a planned swap, until it takes over. */
-  private next: Transport | null = null;
-  private serial = 0;
   /** Bumped by start() and stop(): async work from an older generation is ignored. */
   private generation = 0;
-  private attempt = 0;
-  private plannedAttempt = 0;
-  private retryTimer: unknown = null;
+  /** Reconnects after a lost socket, and planned swaps retried after a failed replacement. */
+  private readonly reconnects: Reconnects;
+  private readonly swaps: Retry;
   private unlisten: Array<() => void> = [];
   private lastError: SwitchboardError | null = null;
 
   constructor(
     private readonly config: ConnectionConfig,
     private readonly events: Emitter<ClientEvents>,
-    private readonly requests: RequestTracker,
+    requests: RequestTracker,
     private readonly hooks: ConnectionHooks,
   ) {
+    this.sockets = new SocketPair(requests, events, config.requestTimeoutMs);
     this.machine = new ConnectionStateMachine((state, previous) => events.emit("state", { state, previous }));
     this.handlers = {
       open: (transport) => this.opened(transport),
       frame: (transport, data) => hooks.frame(transport, data),
       close: (transport, code, reason) => this.closed(transport, code, reason),
     };
+    this.reconnects = new Reconnects(() => this.host, config.backoff, this);
+    this.swaps = new Retry(() => this.host, config.backoff);
   }
 
   get state(): ConnectionState {
@@ -89,26 +96,22 @@ export class ConnectionManager implements LivenessTarget {
     return this.lastError;
   }
 
-  get connectionId(): string | undefined {
-    return this.current?.connectionId;
-  }
-
   /** The host's timers and randomness; resolved by the first `start()`. */
   get host(): Platform {
     return this.platform!;
   }
 
   isOpen(): boolean {
-    return this.machine.state === "open" && this.current?.opened === true;
+    return this.machine.state === "open" && this.sockets.current?.opened === true;
   }
 
   /** The current socket while open, else `null`. */
   openTransport(): Transport | null {
-    return this.isOpen() ? this.current : null;
+    return this.isOpen() ? this.sockets.current : null;
   }
 
   retryDelay(attempt: number): number {
-    return backoffDelay(attempt, this.platform!.random, this.config.backoff);
+    return backoffDelay(attempt, this.host.random, this.config.backoff);
   }
 
   /** `connect()`: a no-op unless idle, closed or unauthorized. */
@@ -116,72 +119,66 @@ export class ConnectionManager implements LivenessTarget {
     if (!this.machine.can("start")) return;
     const platform = (this.platform ??= resolvePlatform(this.config.platform));
     this.generation += 1;
-    this.attempt = 0;
+    this.reconnects.reset();
     this.setConnectionError(null);
     for (const stop of this.unlisten.splice(0)) stop();
     this.unlisten = watchBrowser(platform, this);
     if (!platform.isOnline()) {
-      this.fire("startOffline");
+      this.machine.fire("startOffline");
       return;
     }
-    this.fire("start");
+    this.machine.fire("start");
     void this.attemptConnection(false);
   }
 
-  /** `close()`: close every socket, failing what they carry with `error`. */
+  /** `close()`, or a refused token (`UnauthorizedError`; in a planned swap too: the session ended). */
   stop(error: Error): void {
-    this.halt(error, CLOSE_NORMAL, "client closed");
-    this.hooks.halted(error, true);
-    this.fire("close");
-  }
-
-  /** A `pong` on `transport` told its connection id. */
-  learned(transport: Transport, connectionId: string): void {
-    const known = transport.connectionId;
-    transport.connectionId = connectionId;
-    if (transport === this.current && known !== connectionId) this.events.emit("connection", { connectionId });
-  }
-
-  /** A retiring socket's last request was answered: close it. */
-  drained(transport: Transport): void {
-    this.discard(transport, "replaced", new ConnectionLostError("replaced"));
+    const closed = !(error instanceof UnauthorizedError);
+    this.generation += 1;
+    this.reconnects.cancel();
+    for (const stop of this.unlisten.splice(0)) stop();
+    this.sockets.discardAll(closed ? "client closed" : "unauthorized", error);
+    this.hooks.halted(error, closed);
+    if (!closed) this.setConnectionError(error as UnauthorizedError);
+    this.machine.fire(closed ? "close" : "refused");
   }
 
   // --- LivenessTarget ---
 
   stable(): void {
-    this.attempt = 0;
+    this.reconnects.reset();
   }
 
   tooOld(): void {
-    if (!this.current || this.next || !this.isOpen()) return;
+    if (!this.sockets.current || this.sockets.next || !this.isOpen()) return;
     void this.attemptConnection(true);
   }
 
   /** Ping the current socket; if no pong comes within `pongTimeoutMs`, replace the socket. */
   checkAlive(): void {
-    const transport = this.current;
-    if (!transport || !this.isOpen()) return;
-    const ping = { action: "ping", id: this.requests.nextId() } as const;
-    this.requests.send(transport, ping, this.config.pongTimeoutMs).catch((error: unknown) => {
-      if (error instanceof TimeoutError && transport === this.current) this.drop(transport, "no pong");
+    const transport = this.openTransport();
+    if (!transport) return;
+    this.sockets.ping(transport, this.config.pongTimeoutMs).catch((error: unknown) => {
+      if (error instanceof TimeoutError && transport === this.sockets.current) this.drop(transport, "no pong");
     });
   }
 
   reconnectNow(resetBackoff: boolean): void {
-    if (resetBackoff) this.attempt = 0;
-    if (this.current || this.next) return; // an attempt is already under way
-    if (!this.machine.can("retry")) return;
-    if (this.machine.state === "reconnecting" && this.retryTimer === null) return; // fetching a token
-    this.stopRetrying();
-    this.fire("retry");
-    void this.attemptConnection(false);
+    this.reconnects.now(resetBackoff);
   }
 
   wentOffline(): void {
-    if (this.retryTimer === null) return;
-    this.stopRetrying();
-    this.fire("wentOffline");
+    this.reconnects.wentOffline();
+  }
+
+  // --- ReconnectOwner ---
+
+  hasSocket(): boolean {
+    return this.sockets.current !== null || this.sockets.next !== null;
+  }
+
+  attempt(): void {
+    void this.attemptConnection(false);
   }
 
   // --- sockets ---
@@ -189,122 +186,98 @@ export class ConnectionManager implements LivenessTarget {
   /** Fetch a fresh token and open a socket: the current one, or the `next` of a planned swap. */
   private async attemptConnection(planned: boolean): Promise<void> {
     const generation = this.generation;
-    const platform = this.platform!;
-    let token: string;
+    const wanted = (): boolean =>
+      generation === this.generation && !(planned && (!this.sockets.current || this.sockets.next));
+    let transport: Transport | null;
     try {
-      token = await acquireToken(this.config.tokens, platform);
+      transport = await dial(this.config, this.host, this.sockets.nextSerial, this.handlers, wanted);
     } catch (error) {
       if (generation !== this.generation) return;
-      if (isUnauthorized(error)) this.refuse(error);
-      else if (planned) this.schedulePlannedRetry(); // the current socket still works
-      else this.failed(false, asSwitchboardError(error, "token_failed"));
+      if (error instanceof DialError) this.failed(planned, error.failure, true);
+      else if (isUnauthorized(error)) this.stop(asUnauthorized(error));
+      else this.failed(planned, asSwitchboardError(error, "token_failed"), false);
       return;
     }
-    if (generation !== this.generation) return;
-    if (planned && (!this.current || this.next)) return;
-    let transport: Transport;
-    try {
-      const { url, tokenTransport } = this.config;
-      transport = new Transport(this.serial + 1, platform, url, token, tokenTransport, this.handlers);
-    } catch (error) {
-      this.failed(planned, asSwitchboardError(error, "connect_failed"));
-      return;
-    }
-    this.serial += 1;
-    if (planned) this.next = transport;
-    else this.current = transport;
+    if (!transport) return;
+    this.sockets.adopt(transport, planned);
     transport.after(this.config.connectTimeoutMs, () => {
       if (!transport.opened) this.drop(transport, "the socket did not open in time");
     });
   }
 
-  /** An attempt failed before it had a socket: report it and try again later. */
-  private failed(planned: boolean, failure: SwitchboardError): void {
-    if (planned) {
-      this.events.emit("error", { error: failure });
-      this.schedulePlannedRetry();
-      return;
-    }
-    this.setConnectionError(failure);
-    this.events.emit("error", { error: failure });
-    this.scheduleReconnect();
+  /**
+   * An attempt failed before it had a socket: report it and try again later. A planned swap's
+   * failed token is not reported (the current socket still works).
+   */
+  private failed(planned: boolean, failure: SwitchboardError, socketFailed: boolean): void {
+    if (!planned) this.setConnectionError(failure);
+    if (!planned || socketFailed) this.events.emit("error", { error: failure });
+    if (planned) this.schedulePlannedRetry();
+    else this.reconnects.schedule();
   }
 
   private opened(transport: Transport): void {
-    if (transport !== this.current && transport !== this.next) {
-      this.discard(transport, "stale", new ConnectionLostError("stale socket"));
+    if (!this.sockets.holds(transport)) {
+      this.sockets.discard(transport, "stale", new ConnectionLostError("stale socket"));
       return;
     }
     transport.opened = true;
     transport.clearTimers();
-    if (transport === this.next) {
+    if (transport === this.sockets.next) {
       // A planned swap: resubscribe on the new socket, then retire the old one.
       void this.hooks.resubscribe(transport).then(() => {
-        if (transport === this.next && transport.opened) this.promote(transport);
+        if (transport === this.sockets.next && transport.opened) this.promote();
       });
-      this.learnConnectionId(transport);
+      this.sockets.learnConnectionId(transport);
       return;
     }
     startSocketTimers(transport, this.config, this);
     this.setConnectionError(null);
-    this.fire("opened");
-    this.learnConnectionId(transport);
+    this.machine.fire("opened");
+    this.sockets.learnConnectionId(transport);
     void this.hooks.resubscribe(transport);
     this.hooks.ready(transport);
   }
 
   /** Make the (open) `next` socket the current one and retire the old one. */
-  private promote(transport: Transport): void {
-    const old = this.current;
-    this.next = null;
-    this.current = transport;
-    this.plannedAttempt = 0;
+  private promote(): void {
+    const old = this.sockets.promote();
+    const transport = this.sockets.current!;
+    this.swaps.reset();
     startSocketTimers(transport, this.config, this);
-    if (old) this.retire(old);
-    this.fire("opened");
+    if (old) this.sockets.retire(old);
+    this.machine.fire("opened");
     this.hooks.ready(transport);
     if (transport.connectionId) this.events.emit("connection", { connectionId: transport.connectionId });
-  }
-
-  /** Close `transport` once its outstanding requests are answered (or time out). */
-  private retire(transport: Transport): void {
-    transport.retiring = true;
-    transport.clearTimers();
-    if (transport.pending.size === 0) {
-      this.drained(transport);
-      return;
-    }
-    transport.after(this.config.requestTimeoutMs, () => this.drained(transport));
   }
 
   private closed(transport: Transport, code: number, reason: string): void {
     transport.detach();
     transport.clearTimers();
     const lost = new ConnectionLostError(`the connection closed (${code}${reason ? ` ${reason}` : ""})`);
-    this.requests.failAll(transport, lost);
-    if (transport === this.next) {
-      this.next = null;
+    this.sockets.failRequests(transport, lost);
+    const sockets = this.sockets;
+    if (transport === sockets.next) {
+      sockets.next = null;
       this.schedulePlannedRetry();
       return;
     }
-    if (transport !== this.current) return;
-    this.current = null;
+    if (transport !== sockets.current) return;
+    sockets.current = null;
     if (!transport.opened) this.setConnectionError(new HandshakeError(code, reason));
     this.hooks.lost();
-    const next = this.next;
-    if (next) {
-      if (next.opened) {
-        this.promote(next);
-      } else {
-        // The planned replacement is still opening: it becomes the current attempt.
-        this.next = null;
-        this.current = next;
-        this.fire("lost");
-      }
-      return;
+    const next = sockets.next;
+    if (next?.opened) {
+      this.promote();
+    } else if (next) {
+      // The planned replacement is still opening: it becomes the current attempt.
+      sockets.promote();
+      this.machine.fire("lost");
+    } else if (!this.host.isOnline()) {
+      this.machine.fire("wentOffline");
+    } else {
+      this.reconnects.schedule();
     }
-    if (!this.platform!.isOnline()) this.fire("wentOffline");
-    else this.scheduleReconnect();
   }
 
   /** Treat `transport` as dead at once (without waiting for a close handshake). */
@@ -314,65 +287,10 @@ export class ConnectionManager implements LivenessTarget {
     this.closed(transport, CLOSE_DEAD, reason);
   }
 
-  /** Close a socket that is no longer wanted, failing what it still carries with `error`. */
-  private discard(transport: Transport, reason: string, error: Error, code = CLOSE_NORMAL): void {
-    transport.close(code, reason);
-    this.requests.failAll(transport, error);
-  }
-
-  /** Close both sockets and stop every timer and listener. */
-  private halt(error: Error, code: number, reason: string): void {
-    this.generation += 1;
-    this.stopRetrying();
-    for (const stop of this.unlisten.splice(0)) stop();
-    for (const transport of [this.current, this.next]) {
-      if (transport) this.discard(transport, reason, error, code);
-    }
-    this.current = null;
-    this.next = null;
-  }
-
-  private scheduleReconnect(): void {
-    this.stopRetrying();
-    this.fire("lost");
-    const delay = this.retryDelay(this.attempt);
-    this.attempt += 1;
-    this.retryTimer = this.platform!.setTimeout(() => {
-      this.retryTimer = null;
-      void this.attemptConnection(false);
-    }, delay);
-  }
-
   private schedulePlannedRetry(): void {
-    if (!this.current || this.next || this.machine.state !== "open") return;
-    const delay = this.retryDelay(this.plannedAttempt);
-    this.plannedAttempt += 1;
-    this.current.after(delay, () => this.tooOld());
-  }
-
-  private stopRetrying(): void {
-    if (this.retryTimer !== null && this.platform) {
-      this.platform.clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-    }
-  }
-
-  /** The token was refused (during a planned swap too: the session ended): stop entirely. */
-  private refuse(error: unknown): void {
-    const refusal = error instanceof UnauthorizedError ? error : new UnauthorizedError(String(error));
-    this.halt(refusal, CLOSE_NORMAL, "unauthorized");
-    this.hooks.halted(refusal, false);
-    this.setConnectionError(refusal);
-    this.fire("refused");
-  }
-
-  private learnConnectionId(transport: Transport): void {
-    const ping = { action: "ping", id: this.requests.nextId() } as const;
-    // A lost or late pong only means the id stays unknown for now.
-    this.requests.send(transport, ping).then(
-      () => undefined,
-      () => undefined,
-    );
+    const current = this.sockets.current;
+    if (!current || this.sockets.next || this.machine.state !== "open") return;
+    current.after(this.swaps.nextDelay(), () => this.tooOld());
   }
 
   private setConnectionError(error: SwitchboardError | null): void {
@@ -380,8 +298,35 @@ export class ConnectionManager implements LivenessTarget {
     this.lastError = error;
     this.events.emit("connectionError", { error });
   }
+}
 
-  private fire(event: ConnectionEvent): void {
-    this.machine.fire(event);
+function asUnauthorized(error: unknown): UnauthorizedError {
+  return error instanceof UnauthorizedError ? error : new UnauthorizedError(String(error));
+}
+
+/** The socket could not be created (after the token was fetched). */
+class DialError extends Error {
+  constructor(readonly failure: SwitchboardError) {
+    super(failure.message);
+  }
+}
+
+/**
+ * A token, then a transport with it; `null` when `wanted()` turns false while the token is
+ * fetched. Rejects with the token's error, or a `DialError` when the socket cannot be created.
+ */
+async function dial(
+  config: ConnectionConfig,
+  platform: Platform,
+  serial: number,
+  handlers: TransportHandlers,
+  wanted: () => boolean,
+): Promise<Transport | null> {
+  const token = await acquireToken(config.tokens, platform);
+  if (!wanted()) return null;
+  try {
+    return new Transport(serial, platform, config.url, token, config.tokenTransport, handlers);
+  } catch (error) {
+    throw new DialError(asSwitchboardError(error, "connect_failed"));
   }
 }
