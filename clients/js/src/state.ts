@@ -69,10 +69,15 @@ export type StateListener = (state: ConnectionState, previous: ConnectionState) 
 
 /** One connection's state, changed only through `fire` and the table above. */
 export class ConnectionStateMachine {
-  private current: ConnectionState = "idle";
+  private current: ConnectionState;
 
   /** `onChange` hears every change of state (not the transitions that keep the state). */
-  constructor(private readonly onChange: StateListener = () => {}) {}
+  constructor(
+    private readonly onChange: StateListener = () => {},
+    initial: ConnectionState = "idle",
+  ) {
+    this.current = initial;
+  }
 
   get state(): ConnectionState {
     return this.current;
