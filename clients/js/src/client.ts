@@ -16,7 +16,13 @@
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import { ChannelRegistry } from "./channels.js";
 import { ConnectionManager } from "./connection.js";
-import { ClientClosedError, ConnectionLostError, InvalidChannelError, ServerError, UnauthorizedError } from "./errors.js";
+import {
+  ClientClosedError,
+  ConnectionLostError,
+  InvalidChannelError,
+  ServerError,
+  UnauthorizedError,
+} from "./errors.js";
 import { Emitter } from "./events.js";
 import { isValidChannel, parseServerFrame, type Ack, type ClientFrame, type Member, type Pong } from "./protocol.js";
 import { parseHistoryPage, parseMembers } from "./replies.js";
@@ -81,8 +87,9 @@ export class SwitchboardClient {
       (transport) => this.connection.sockets.drained(transport),
     );
     const { url, tokenTransport, platform, getToken, authUrl } = options;
-    const config = { ...settings, url, tokenTransport, platform, tokens: { getToken, authUrl } };
-    this.connection = new ConnectionManager({ ...config, backoff: { ...DEFAULT_BACKOFF, ...options.backoff } }, this.events, this.requests, {
+    const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    const config = { ...settings, url, tokenTransport, platform, backoff, tokens: { getToken, authUrl } };
+    this.connection = new ConnectionManager(config, this.events, this.requests, {
       resubscribe: (transport) => this.subscriptions.resubscribeAll(transport),
       ready: (transport) => this.queue.flush(transport),
       frame: (transport, data) => this.receive(transport, data),
@@ -161,12 +168,17 @@ export class SwitchboardClient {
    * or `ClientClosedError`, and the handler is then removed. Called while disconnected, it waits
    * for the connection.
    */
-  subscribe<T = unknown>(channel: string, onMessage: MessageHandler<T>, options: SubscribeOptions = {}): Promise<Subscription> {
+  subscribe<T = unknown>(
+    channel: string,
+    onMessage: MessageHandler<T>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
     const { since, epoch, onPresence, rewind } = options;
     const refused = startProblem(since, rewind);
     if (refused) return Promise.reject(new TypeError(`subscribe: ${refused}`));
-    return this.subscriptions.subscribe(channel, onMessage as MessageHandler, { since, epoch, rewind }, onPresence);
+    const start = { since, epoch, rewind };
+    return this.subscriptions.subscribe(channel, onMessage as MessageHandler, start, onPresence);
   }
 
   /**
@@ -263,7 +275,8 @@ export class SwitchboardClient {
         this.requests.answer(frame);
         return;
       case "error":
-        if (!this.requests.answer(frame)) this.events.emit("error", { error: new ServerError(frame.code, frame.message) });
+        if (this.requests.answer(frame)) return;
+        this.events.emit("error", { error: new ServerError(frame.code, frame.message) });
         return;
       case "join":
       case "leave":

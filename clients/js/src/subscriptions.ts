@@ -27,7 +27,12 @@ export class Subscriptions {
   constructor(private readonly deps: SubscriptionsDeps) {}
 
   /** Add `handler` to `name` (creating the channel at `start`); resolves on the server's ack. */
-  subscribe(name: string, handler: MessageHandler, start: ChannelStart, onPresence?: PresenceListener): Promise<Subscription> {
+  subscribe(
+    name: string,
+    handler: MessageHandler,
+    start: ChannelStart,
+    onPresence?: PresenceListener,
+  ): Promise<Subscription> {
     const channel = this.deps.registry.open(name, start);
     channel.handlers.set(handler, onPresence);
     if (channel.confirmed && this.deps.openTransport()) return Promise.resolve(this.subscription(channel, handler));
@@ -81,10 +86,11 @@ export class Subscriptions {
     const channel = this.deps.registry.get(frame.channel);
     if (!channel) return; // not (or no longer) subscribed here
     if (channel.isPresenceCopy(frame, serial)) return;
+    const { channel: name, user } = frame;
     const event: PresenceEvent =
       frame.type === "join"
-        ? { type: "join", channel: frame.channel, user: frame.user, ...(frame.data !== undefined && { data: frame.data }) }
-        : { type: "leave", channel: frame.channel, user: frame.user };
+        ? { type: "join", channel: name, user, ...(frame.data !== undefined && { data: frame.data }) }
+        : { type: "leave", channel: name, user };
     for (const listener of [...channel.handlers.values()]) if (listener) callSafely(listener, event);
     if (event.type === "join") this.deps.events.emit("join", event);
     else this.deps.events.emit("leave", event);
