@@ -186,12 +186,6 @@ export function harness(options: Partial<ClientOptions> = {}, fetch?: FetchLike)
   const browser = new FakeBrowser();
   const sockets: FakeSocket[] = [];
   const tokens: string[] = [];
-  class Socket extends FakeSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols);
-      sockets.push(this);
-    }
-  }
   const getToken = async (): Promise<string> => {
     const token = `token-${tokens.length + 1}`;
     tokens.push(token);
@@ -202,14 +196,8 @@ export function harness(options: Partial<ClientOptions> = {}, fetch?: FetchLike)
     ...(options.authUrl ? {} : { getToken }),
     ...options,
     platform: {
-      WebSocket: Socket,
-      setTimeout: clock.setTimeout,
-      clearTimeout: clock.clearTimeout,
-      now: () => clock.now,
-      random: () => 0.5,
-      isOnline: () => browser.online,
-      listen: browser.listen,
-      fetch: fetch ?? (() => Promise.reject(new Error("no fetch in this test"))),
+      ...fakePlatform(clock, sockets, browser),
+      ...(fetch && { fetch }),
       ...options.platform,
     },
   };
