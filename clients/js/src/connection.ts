@@ -1,13 +1,13 @@
 /**
  * The connection manager: what happens when a socket opens, closes or fails. It fetches a token
- * for every attempt (token.ts) and opens a transport with it (transport.ts), reconnects with
- * backoff, replaces the socket before API Gateway's 2-hour cap without a visible reconnect (the
- * planned swap: the new socket is opened and resubscribed while the old one still delivers, then
- * the old one retires; sockets.ts holds the pair), stops for good on a refused token, and reports
- * every step to the state machine (state.ts) as an event. What the rest of the client does about
- * a socket (resubscribing, flushing the offline queue, reading frames) it asks of its hooks.
+ * for every attempt (token.ts) and opens a transport with it (transport.ts), keeps it in the
+ * socket pair (sockets.ts), reconnects with backoff (liveness.ts's `Reconnects`), replaces the
+ * socket before API Gateway's 2-hour cap without a visible reconnect (swap.ts), stops for good on
+ * a refused token, and reports every step to the state machine (state.ts) as an event. What the
+ * rest of the client does about a socket (resubscribing, flushing the offline queue, reading
+ * frames) it asks of its hooks.
  */
-import { backoffDelay, Retry, type BackoffOptions } from "./backoff.js";
+import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import type { Emitter } from "./events.js";
 import {
   asSwitchboardError,
@@ -23,11 +23,11 @@ import {
   watchBrowser,
   type LivenessSettings,
   type LivenessTarget,
-  type ReconnectOwner,
 } from "./liveness.js";
 import { resolvePlatform, type Platform } from "./platform.js";
 import type { RequestTracker } from "./requests.js";
 import { SocketPair } from "./sockets.js";
+import { PlannedSwap, type SwapOwner } from "./swap.js";
 import { ConnectionStateMachine, type ConnectionEvent, type ConnectionState } from "./state.js";
 import { acquireToken, isUnauthorized, type TokenSource } from "./token.js";
 import { CLOSE_DEAD, Transport, type TokenTransport, type TransportHandlers } from "./transport.js";
@@ -58,16 +58,15 @@ export interface ConnectionHooks {
   halted(error: Error, closed: boolean): void;
 }
 
-export class ConnectionManager implements LivenessTarget, ReconnectOwner {
+export class ConnectionManager implements LivenessTarget, SwapOwner {
   readonly sockets: SocketPair;
   readonly machine: ConnectionStateMachine;
   private readonly handlers: TransportHandlers;
   private platform: Platform | null = null;
   /** Bumped by start() and stop(): async work from an older generation is ignored. */
   private generation = 0;
-  /** Reconnects after a lost socket, and planned swaps retried after a failed replacement. */
   private readonly reconnects: Reconnects;
-  private readonly swaps: Retry;
+  private readonly swap: PlannedSwap;
   private unlisten: Array<() => void> = [];
   private lastError: SwitchboardError | null = null;
 
@@ -84,8 +83,12 @@ export class ConnectionManager implements LivenessTarget, ReconnectOwner {
       frame: (transport, data) => hooks.frame(transport, data),
       close: (transport, code, reason) => this.closed(transport, code, reason),
     };
-    this.reconnects = new Reconnects(() => this.host, config.backoff, this);
-    this.swaps = new Retry(() => this.host, config.backoff);
+    this.reconnects = new Reconnects(() => this.host, config.backoff, {
+      machine: this.machine,
+      hasSocket: () => this.sockets.current !== null || this.sockets.next !== null,
+      attempt: () => void this.attemptConnection(false),
+    });
+    this.swap = new PlannedSwap(() => this.host, config.backoff, this);
   }
 
   get state(): ConnectionState {
@@ -150,8 +153,7 @@ export class ConnectionManager implements LivenessTarget, ReconnectOwner {
   }
 
   tooOld(): void {
-    if (!this.sockets.current || this.sockets.next || !this.isOpen()) return;
-    void this.attemptConnection(true);
+    this.swap.begin();
   }
 
   /** Ping the current socket; if no pong comes within `pongTimeoutMs`, replace the socket. */
@@ -171,14 +173,23 @@ export class ConnectionManager implements LivenessTarget, ReconnectOwner {
     this.reconnects.wentOffline();
   }
 
-  // --- ReconnectOwner ---
+  // --- SwapOwner ---
 
-  hasSocket(): boolean {
-    return this.sockets.current !== null || this.sockets.next !== null;
+  openReplacement(): void {
+    void this.attemptConnection(true);
   }
 
-  attempt(): void {
-    void this.attemptConnection(false);
+  resubscribe(transport: Transport): Promise<void> {
+    return this.hooks.resubscribe(transport);
+  }
+
+  /** `transport` (open) became the current socket in a planned swap; `old` retires. */
+  tookOver(transport: Transport, old: Transport | null): void {
+    startSocketTimers(transport, this.config, this);
+    if (old) this.sockets.retire(old);
+    this.machine.fire("opened");
+    this.hooks.ready(transport);
+    if (transport.connectionId) this.events.emit("connection", { connectionId: transport.connectionId });
   }
 
   // --- sockets ---
@@ -212,7 +223,7 @@ export class ConnectionManager implements LivenessTarget, ReconnectOwner {
   private failed(planned: boolean, failure: SwitchboardError, socketFailed: boolean): void {
     if (!planned) this.setConnectionError(failure);
     if (!planned || socketFailed) this.events.emit("error", { error: failure });
-    if (planned) this.schedulePlannedRetry();
+    if (planned) this.swap.retryLater();
     else this.reconnects.schedule();
   }
 
@@ -224,11 +235,7 @@ export class ConnectionManager implements LivenessTarget, ReconnectOwner {
     transport.opened = true;
     transport.clearTimers();
     if (transport === this.sockets.next) {
-      // A planned swap: resubscribe on the new socket, then retire the old one.
-      void this.hooks.resubscribe(transport).then(() => {
-        if (transport === this.sockets.next && transport.opened) this.promote();
-      });
-      this.sockets.learnConnectionId(transport);
+      this.swap.opened(transport);
       return;
     }
     startSocketTimers(transport, this.config, this);
@@ -239,45 +246,22 @@ export class ConnectionManager implements LivenessTarget, ReconnectOwner {
     this.hooks.ready(transport);
   }
 
-  /** Make the (open) `next` socket the current one and retire the old one. */
-  private promote(): void {
-    const old = this.sockets.promote();
-    const transport = this.sockets.current!;
-    this.swaps.reset();
-    startSocketTimers(transport, this.config, this);
-    if (old) this.sockets.retire(old);
-    this.machine.fire("opened");
-    this.hooks.ready(transport);
-    if (transport.connectionId) this.events.emit("connection", { connectionId: transport.connectionId });
-  }
-
   private closed(transport: Transport, code: number, reason: string): void {
     transport.detach();
     transport.clearTimers();
     const lost = new ConnectionLostError(`the connection closed (${code}${reason ? ` ${reason}` : ""})`);
     this.sockets.failRequests(transport, lost);
-    const sockets = this.sockets;
-    if (transport === sockets.next) {
-      sockets.next = null;
-      this.schedulePlannedRetry();
+    if (transport === this.sockets.next) {
+      this.swap.replacementClosed();
       return;
     }
-    if (transport !== sockets.current) return;
-    sockets.current = null;
+    if (transport !== this.sockets.current) return;
+    this.sockets.current = null;
     if (!transport.opened) this.setConnectionError(new HandshakeError(code, reason));
     this.hooks.lost();
-    const next = sockets.next;
-    if (next?.opened) {
-      this.promote();
-    } else if (next) {
-      // The planned replacement is still opening: it becomes the current attempt.
-      sockets.promote();
-      this.machine.fire("lost");
-    } else if (!this.host.isOnline()) {
-      this.machine.fire("wentOffline");
-    } else {
-      this.reconnects.schedule();
-    }
+    if (this.swap.currentClosed()) return; // the planned replacement took over
+    if (!this.host.isOnline()) this.machine.fire("wentOffline");
+    else this.reconnects.schedule();
   }
 
   /** Treat `transport` as dead at once (without waiting for a close handshake). */
@@ -285,12 +269,6 @@ export class ConnectionManager implements LivenessTarget, ReconnectOwner {
     transport.detach();
     transport.closeSocket(CLOSE_DEAD, reason);
     this.closed(transport, CLOSE_DEAD, reason);
-  }
-
-  private schedulePlannedRetry(): void {
-    const current = this.sockets.current;
-    if (!current || this.sockets.next || this.machine.state !== "open") return;
-    current.after(this.swaps.nextDelay(), () => this.tooOld());
   }
 
   private setConnectionError(error: SwitchboardError | null): void {
