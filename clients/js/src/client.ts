@@ -5,11 +5,13 @@
  *
  * `SwitchboardClient` is a facade: it checks its arguments and hands each call to the module
  * that owns it (docs/architecture.md, "Browser client", has the map):
- * - connection.ts: the sockets, reconnects and the planned swap, reported to the state machine
- *   (state.ts); transport.ts is one socket, token.ts fetches tokens, liveness.ts the keep-alive;
+ * - connection.ts: opening, losing and replacing sockets, reported to the state machine
+ *   (state.ts); sockets.ts holds the current socket and a planned swap's next one (swap.ts),
+ *   transport.ts is one socket, token.ts fetches tokens, liveness.ts the keep-alive, the
+ *   browser's signals and the reconnect policy;
  * - requests.ts: request ids, replies and timeouts, and the offline queue;
  * - channels.ts and subscriptions.ts: the channel registry and the subscribe protocol;
- * - events.ts: `on()` and the events.
+ * - events.ts: `on()` and the events; replies.ts: the presence and history acks' shapes.
  *
  * The client is idle until `connect()`; nothing in this module touches a browser API before it.
  */
@@ -22,6 +24,7 @@ import {
   InvalidChannelError,
   ServerError,
   UnauthorizedError,
+  type SwitchboardError,
 } from "./errors.js";
 import { Emitter } from "./events.js";
 import { isValidChannel, parseServerFrame, type Ack, type ClientFrame, type Member, type Pong } from "./protocol.js";
@@ -122,7 +125,7 @@ export class SwitchboardClient {
    * Why the last attempt to connect failed (see the `connectionError` event), `null` while
    * connected or before the first failure. The state says what the client does about it.
    */
-  get connectionError(): ClientEvents["connectionError"]["error"] {
+  get connectionError(): SwitchboardError | null {
     return this.connection.connectionError;
   }
 
