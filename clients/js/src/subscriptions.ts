@@ -5,7 +5,7 @@
  * with backoff, and handing `message`, `join` and `leave` frames to the channel's handlers and
  * to the client's events (`message`, `join`, `leave`, `reset`, `subscribed`, `error`).
  */
-import { Channel, type ChannelRegistry, type ChannelStart } from "./channels.js";
+import type { Channel, ChannelRegistry, ChannelStart } from "./channels.js";
 import { callSafely, type Emitter } from "./events.js";
 import { ConnectionLostError, ServerError, SwitchboardError, asSwitchboardError } from "./errors.js";
 import type { Ack, ClientFrame, JoinFrame, LeaveFrame, Message } from "./protocol.js";
