@@ -3,13 +3,15 @@
 // `demo.states`, `demo.subscriptions`, `demo.resets`, `demo.members`, `demo.presence`,
 // `demo.direct`, `demo.client`.
 //
-// On a presence channel (name starting with `presence-`) the page lists who is there: the member
-// list read after every subscribe ack, then kept up to date from `join` and `leave`.
+// On a presence channel (name starting with `presence-`) the page lists who is there, followed by
+// the client's member-list follower (clients/js/src/members.ts, the same one as `usePresence`):
+// the member list read after every subscribe ack and reset, kept up to date from `join` and `leave`.
 //
 // URL parameters: `user`, `channel`, `autoconnect=1`, `ws` (the WebSocket URL; default: this
 // page's host), `token_url` (default `/dev/token`; the user is added as `?user=`),
 // `transport=query` (send the token as a query parameter instead of a subprotocol).
 import { createClient } from "/client/index.js";
+import { followMembers } from "/client/members.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -67,44 +69,29 @@ function showMembers() {
   $("members-count").textContent = String(demo.members.length);
 }
 
-/** Keep `demo.members` for a presence channel: read after each subscribe ack, then join/leave. */
-function followPresence(client, channel) {
+/** The presence listener of the page: record and log every join and leave. */
+function onPresenceEvent(event) {
+  demo.presence.push(event);
+  log(`${event.user} ${event.type === "join" ? "joined" : "left"} ${event.channel}`, "event");
+}
+
+/** Subscribe to a presence channel and keep `demo.members`; resolves with the subscription. */
+function followPresence(client, channel, onMessage) {
   $("presence").hidden = false;
-  let heard = null; // events heard while a read is in flight, applied on top of its answer
-  let reading = 0;
-  const apply = (members, event) => {
-    const rest = members.filter((member) => member.user !== event.user);
-    if (event.type === "leave") return rest;
-    const known = members.find((member) => member.user === event.user);
-    return [...rest, { user: event.user, data: event.data, connections: known?.connections ?? 1 }];
-  };
-  const read = async () => {
-    const serial = ++reading;
-    heard = [];
-    try {
-      let members = await client.presence(channel);
-      if (serial !== reading || demo.client !== client) return;
-      for (const event of heard) members = apply(members, event);
-      demo.members = members;
+  const follower = followMembers(client, channel, {
+    onMessage,
+    onPresence: onPresenceEvent,
+    onChange: (state) => {
+      if (demo.client !== client) return;
+      demo.members = state.members;
       showMembers();
-    } catch (error) {
-      if (error.code === "connection_lost" || error.code === "closed") return;
+    },
+    onReadError: (error) => {
       demo.errors.push({ code: error.code, message: error.message, channel });
       log(`member list failed: ${error.message}`, "error");
-    } finally {
-      if (serial === reading) heard = null;
-    }
-  };
-  client.on("subscribed", (event) => {
-    if (event.channel === channel) void read();
+    },
   });
-  return (event) => {
-    demo.presence.push(event);
-    heard?.push(event);
-    demo.members = apply(demo.members, event);
-    showMembers();
-    log(`${event.user} ${event.type === "join" ? "joined" : "left"} ${event.channel}`, "event");
-  };
+  return follower.subscription;
 }
 
 function showState(state) {
@@ -153,15 +140,17 @@ async function connect(user, channel) {
   });
   demo.members = [];
   showMembers();
-  const onPresence = channel.startsWith(PRESENCE_PREFIX) ? followPresence(client, channel) : undefined;
   client.connect();
   showState(client.state);
+  const onMessage = (message) => {
+    demo.messages.push(message);
+    const text = typeof message.data?.text === "string" ? message.data.text : JSON.stringify(message.data);
+    log(`[${message.channel} #${message.seq}] ${message.from ?? "?"}: ${text}`);
+  };
   try {
-    const subscription = await client.subscribe(channel, (message) => {
-      demo.messages.push(message);
-      const text = typeof message.data?.text === "string" ? message.data.text : JSON.stringify(message.data);
-      log(`[${message.channel} #${message.seq}] ${message.from ?? "?"}: ${text}`);
-    }, { onPresence });
+    const subscription = await (channel.startsWith(PRESENCE_PREFIX)
+      ? followPresence(client, channel, onMessage)
+      : client.subscribe(channel, onMessage));
     demo.subscriptions.push({ channel: subscription.channel, epoch: subscription.epoch, seq: subscription.seq });
     log(`subscribed to ${subscription.channel} (epoch ${subscription.epoch ?? "-"}, seq ${subscription.seq ?? "-"})`, "event");
   } catch (error) {

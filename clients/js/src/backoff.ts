@@ -5,8 +5,9 @@
  * below `baseMs`, so that many clients dropped together do not come back in lockstep). Only
  * repeated failures back off, and then never below half the ceiling ("equal jitter"), so a
  * server that is down sees at most one attempt per `capMs / 2` from each client, while one
- * that comes back is found within `capMs`.
+ * that comes back is found within `capMs`. `Retry` paces one kind of retry with it.
  */
+import type { Platform } from "./platform.js";
 
 export interface BackoffOptions {
   /** The first retry's ceiling and the backoff's base, in milliseconds (default 500). */
@@ -31,4 +32,48 @@ export function backoffDelay(
   if (attempt <= 0) return Math.floor(r * Math.min(options.baseMs, options.capMs));
   const ceiling = Math.min(options.capMs, options.baseMs * 2 ** attempt);
   return Math.floor(ceiling / 2 + (r * ceiling) / 2);
+}
+
+/** Backoff-paced retries: counts the attempts in a row and holds at most one waiting timer. */
+export class Retry {
+  /** Attempts since the last `reset()`: the next delay's position in the backoff. */
+  attempt = 0;
+  private timer: unknown = null;
+
+  constructor(
+    private readonly host: () => Pick<Platform, "random" | "setTimeout" | "clearTimeout">,
+    private readonly options: BackoffOptions,
+  ) {}
+
+  /** A retry is waiting for its timer. */
+  get waiting(): boolean {
+    return this.timer !== null;
+  }
+
+  /** The delay of the next attempt (counting it). */
+  nextDelay(): number {
+    const delay = backoffDelay(this.attempt, this.host().random, this.options);
+    this.attempt += 1;
+    return delay;
+  }
+
+  /** Run `callback` after the next attempt's delay (cancelling a waiting one). */
+  schedule(callback: () => void): void {
+    this.cancel();
+    const delay = this.nextDelay();
+    this.timer = this.host().setTimeout(() => {
+      this.timer = null;
+      callback();
+    }, delay);
+  }
+
+  cancel(): void {
+    if (this.timer === null) return;
+    this.host().clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
 }

@@ -103,3 +103,9 @@ export class HandshakeError extends SwitchboardError {
     this.closeCode = closeCode;
   }
 }
+
+/** `error` as a `SwitchboardError`: itself if it is one, else wrapped with `code`. */
+export function asSwitchboardError(error: unknown, code: string): SwitchboardError {
+  if (error instanceof SwitchboardError) return error;
+  return new SwitchboardError(code, error instanceof Error ? error.message : String(error));
+}

@@ -30,14 +30,13 @@ import {
   type ClientOptions,
   type ConnectionState,
   type DirectMessage,
-  type PresenceEvent,
   type PublishAck,
   type PublishOptions,
   type SubscribeOptions,
   type SwitchboardClient,
 } from "./client.js";
-import { ConnectionLostError, type SwitchboardError } from "./errors.js";
-import type { Member } from "./protocol.js";
+import type { SwitchboardError } from "./errors.js";
+import { followMembers, type PresenceState } from "./members.js";
 
 const RealtimeContext = createContext<SwitchboardClient | null>(null);
 
@@ -197,17 +196,7 @@ export function usePublish(): (
   );
 }
 
-export interface PresenceState<T = unknown> {
-  /** Who is on the channel, one entry per user: `{user, data, connections}`. */
-  members: Array<Member<T>>;
-  /**
-   * `idle` (no channel), `loading` (subscribing, or fetching the first member list), `ready`,
-   * or `error` (the subscription was refused, or the member list could not be read: e.g.
-   * `payload_too_large` past the server's cap; `members` then follows `join`/`leave` only).
-   */
-  status: "idle" | "loading" | "ready" | "error";
-  error: Error | null;
-}
+export type { PresenceState } from "./members.js";
 
 const NO_PRESENCE: PresenceState<never> = { members: [], status: "idle", error: null };
 
@@ -216,7 +205,7 @@ const NO_PRESENCE: PresenceState<never> = { members: [], status: "idle", error: 
  * subscribes to the channel, reads the member list once the subscription is confirmed, then
  * follows `join` (adds or updates the user) and `leave` (removes the user). The list is read
  * again after every resubscribe (a reconnect, a planned socket swap, a `reset`), since joins and
- * leaves are not replayed. Pass `null` for no channel.
+ * leaves are not replayed. Pass `null` for no channel. The following itself is members.ts's.
  */
 export function usePresence<T = unknown>(channel: string | null): PresenceState<T> {
   const client = useRealtimeClient();
@@ -227,102 +216,8 @@ export function usePresence<T = unknown>(channel: string | null): PresenceState<
       setState(NO_PRESENCE);
       return undefined;
     }
-    let active = true;
-    let members = new Map<string, Member<T>>();
-    let status: PresenceState<T>["status"] = "loading";
-    let error: Error | null = null;
-    /** Events heard while a member list is being read: applied on top of it. */
-    let heard: Array<PresenceEvent<T>> | null = null;
-    let fetchSerial = 0;
-    let fetchScheduled = false;
-    let subscribedOnce = false;
-
-    const publish = (): void => {
-      if (active) setState({ members: [...members.values()], status, error });
-    };
-    const apply = (target: Map<string, Member<T>>, event: PresenceEvent<T>): void => {
-      if (event.type === "leave") {
-        target.delete(event.user);
-        return;
-      }
-      const known = target.get(event.user);
-      const member: Member<T> = { user: event.user, connections: known?.connections ?? 1 };
-      if (event.data !== undefined) member.data = event.data;
-      target.set(event.user, member);
-    };
-    const fetchMembers = (): void => {
-      const serial = ++fetchSerial;
-      heard = [];
-      client.presence<T>(channel).then(
-        (list) => {
-          if (!active || serial !== fetchSerial) return;
-          const next = new Map<string, Member<T>>();
-          for (const member of list) next.set(member.user, member);
-          for (const event of heard ?? []) apply(next, event);
-          heard = null;
-          members = next;
-          status = "ready";
-          error = null;
-          publish();
-        },
-        (failure: Error) => {
-          if (!active || serial !== fetchSerial) return;
-          heard = null;
-          // A lost socket is followed by a resubscribe, which reads the list again.
-          if (failure instanceof ConnectionLostError) return;
-          status = "error";
-          error = failure;
-          publish();
-        },
-      );
-    };
-    /** Read the list once, however many triggers (a reset and its ack) come in one turn. */
-    const scheduleFetch = (): void => {
-      if (fetchScheduled) return;
-      fetchScheduled = true;
-      queueMicrotask(() => {
-        fetchScheduled = false;
-        if (active) fetchMembers();
-      });
-    };
-
-    setState({ members: [], status, error });
-    const onPresence = (event: PresenceEvent): void => {
-      if (!active) return;
-      const typed = event as PresenceEvent<T>;
-      apply(members, typed);
-      heard?.push(typed);
-      publish();
-    };
-    const handler = (): void => undefined; // presence only: messages are useChannel's business
-    const stopSubscribed = client.on("subscribed", (event) => {
-      if (event.channel !== channel) return;
-      subscribedOnce = true;
-      scheduleFetch();
-    });
-    const stopReset = client.on("reset", (event) => {
-      if (event.channel === channel) scheduleFetch();
-    });
-    client.subscribe(channel, handler, { onPresence }).then(
-      () => {
-        // Already confirmed for another component: no ack, so no `subscribed` event comes.
-        if (active && !subscribedOnce) scheduleFetch();
-      },
-      (failure: Error) => {
-        if (!active) return;
-        status = "error";
-        error = failure;
-        publish();
-      },
-    );
-    return () => {
-      active = false;
-      stopSubscribed();
-      stopReset();
-      client.unsubscribe(channel, handler).catch(() => {
-        // Best-effort, as in useChannel.
-      });
-    };
+    const follower = followMembers<T>(client, channel, { onChange: setState });
+    return () => follower.stop();
   }, [client, channel]);
 
   return state;

@@ -1,7 +1,7 @@
 /** Small fakes for the client tests: a manual clock, scripted sockets and browser signals. */
 import assert from "node:assert/strict";
 import { createClient, type ClientOptions, type SwitchboardClient } from "../src/index.js";
-import type { FetchLike, PlatformEvent } from "../src/platform.js";
+import type { FetchLike, Platform, PlatformEvent } from "../src/platform.js";
 
 /** Let pending promise callbacks and I/O-free async steps run. */
 export async function flush(): Promise<void> {
@@ -186,12 +186,6 @@ export function harness(options: Partial<ClientOptions> = {}, fetch?: FetchLike)
   const browser = new FakeBrowser();
   const sockets: FakeSocket[] = [];
   const tokens: string[] = [];
-  class Socket extends FakeSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols);
-      sockets.push(this);
-    }
-  }
   const getToken = async (): Promise<string> => {
     const token = `token-${tokens.length + 1}`;
     tokens.push(token);
@@ -202,14 +196,8 @@ export function harness(options: Partial<ClientOptions> = {}, fetch?: FetchLike)
     ...(options.authUrl ? {} : { getToken }),
     ...options,
     platform: {
-      WebSocket: Socket,
-      setTimeout: clock.setTimeout,
-      clearTimeout: clock.clearTimeout,
-      now: () => clock.now,
-      random: () => 0.5,
-      isOnline: () => browser.online,
-      listen: browser.listen,
-      fetch: fetch ?? (() => Promise.reject(new Error("no fetch in this test"))),
+      ...fakePlatform(clock, sockets, browser),
+      ...(fetch && { fetch }),
       ...options.platform,
     },
   };
@@ -268,4 +256,24 @@ export async function reopened(h: Harness): Promise<FakeSocket> {
   const socket = h.socket();
   socket.accept();
   return socket;
+}
+
+/** A whole platform on fakes, for the module tests (sockets land in `sockets`). */
+export function fakePlatform(clock = new FakeClock(), sockets: FakeSocket[] = [], browser = new FakeBrowser()): Platform {
+  class Socket extends FakeSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      sockets.push(this);
+    }
+  }
+  return {
+    WebSocket: Socket,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    now: () => clock.now,
+    random: () => 0.5,
+    isOnline: () => browser.online,
+    listen: browser.listen,
+    fetch: () => Promise.reject(new Error("no fetch in this test")),
+  };
 }
