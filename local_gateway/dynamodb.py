@@ -123,7 +123,7 @@ def _saved_item(tables: dict[str, Any], transact_item: dict[str, Any]) -> tuple[
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
         current = table.get_item(hash_value, range_value)
-    except Exception:  # noqa: BLE001 - moto refuses the key: the operation fails, changing nothing
+    except Exception:  # moto refuses the key: the operation fails, changing nothing
         return None
     return table, hash_value, range_value, copy.deepcopy(current)
 

@@ -203,8 +203,30 @@ const lines = createInterface({ input: process.stdin });
 const commands = lines[Symbol.asyncIterator]();
 const next = async () => (await commands.next()).value;
 
-// Subscribers come in waves (as users arrive), each wave subscribed before the next connects.
 const subscribers = [];
+const fences = {};
+
+function writeRecord() {
+  const settled = subscribers.filter((subscriber) => subscriber.caughtUp(fences)).length;
+  writeFileSync(
+    config.result,
+    JSON.stringify({
+      published,
+      fences,
+      counts: { ...counts, settled, subscribers: subscribers.length },
+      subscribers: subscribers.map((subscriber) => ({ user: subscriber.user, channels: subscriber.records })),
+    }),
+  );
+}
+
+// Stopped by the runner (out of time): what was received so far is the record; whatever was
+// acknowledged and not delivered counts as lost.
+process.on("SIGTERM", () => {
+  writeRecord();
+  process.exit(3);
+});
+
+// Subscribers come in waves (as users arrive), each wave subscribed before the next connects.
 for (let index = 0; index < config.subscribers.length; index += 1) {
   subscribers.push(new Subscriber(index, config.subscribers[index]));
   if (subscribers.length % config.wave === 0 || index === config.subscribers.length - 1) {
@@ -234,7 +256,6 @@ say({ phase: "settle", seconds: (Date.now() - started) / 1000 });
 
 await next(); // "fence": the faults are off now
 const fencer = wsClients[0];
-const fences = {};
 for (const name of config.channels) {
   // A WebSocket publish that timed out may still have gone out: each attempt is its own message.
   for (let attempt = 0; ; attempt += 1) {
@@ -251,17 +272,7 @@ for (const name of config.channels) {
 }
 const deadline = Date.now() + config.settleSeconds * 1000;
 while (Date.now() < deadline && !subscribers.every((subscriber) => subscriber.caughtUp(fences))) await sleep(100);
-const settled = subscribers.filter((subscriber) => subscriber.caughtUp(fences)).length;
-
-writeFileSync(
-  config.result,
-  JSON.stringify({
-    published,
-    fences,
-    counts: { ...counts, settled, subscribers: subscribers.length },
-    subscribers: subscribers.map((subscriber) => ({ user: subscriber.user, channels: subscriber.records })),
-  }),
-);
+writeRecord();
 for (const subscriber of subscribers) subscriber.holder.client.close();
 for (const client of wsClients) client.close();
 say({ phase: "done" });
