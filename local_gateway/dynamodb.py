@@ -144,6 +144,50 @@ def _put_back(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
         bucket[range_value] = item
 
 
+def queries_by_key() -> None:
+    """Make moto's ``Query`` read the items it can match instead of sorting the whole table.
+
+    moto's ``Table.query`` starts from ``all_items()``, every item of the table sorted by
+    key, and then keeps those of the hash key asked for: each query of a channel's history
+    or subscribers sorted the whole table (the soak's profile: the largest DynamoDB cost,
+    growing with every publish). Here, while a query runs, ``all_items`` is the hash key's
+    own items for a table query, and every item unsorted for an index query (moto sorts
+    those by the index's keys and the table's, a total order, right after). Results, order
+    and pages are moto's own. Safe because :func:`one_dynamodb_call_at_a_time` serializes
+    every call. Idempotent.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "by_key", False):
+        return
+    original = Table.query
+
+    @functools.wraps(original)
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name:
+            items = [*_items_of(self, self.items.values())]
+        else:
+            bucket = self.items.get(hash_key)
+            items = [] if bucket is None else [*_items_of(self, [bucket])]
+        self.all_items = lambda: items
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    query.by_key = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def _items_of(table: Any, buckets: Iterable[Any]) -> Iterator[Any]:
+    for bucket in buckets:
+        if table.range_key_attr:
+            yield from bucket.values()
+        else:
+            yield bucket
+
+
 @contextlib.contextmanager
 def embedded_moto(wrap: Callable[[Any], Any] | None = None) -> Iterator[str]:
     """moto's server in this process on a free port of 127.0.0.1: its endpoint URL.
@@ -157,6 +201,7 @@ def embedded_moto(wrap: Callable[[Any], Any] | None = None) -> Iterator[str]:
     wsgi = server._server  # werkzeug's server: each request reads its .app
     assert wsgi is not None
     item_level_transactions()
+    queries_by_key()
     wsgi.app = one_dynamodb_call_at_a_time(wsgi.app)
     if wrap is not None:
         wsgi.app = wrap(wsgi.app)
