@@ -72,6 +72,15 @@ def _free_port() -> int:
 
 def _plan(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
     """Channels, who subscribes to what, and the publishers."""
+    if args.load:  # one channel, every subscriber on it; the steps publish (clients.mjs)
+        return {
+            "channels": ["load:0"],
+            "subscribers": [["load:0"]] * args.subscribers,
+            "wsPublishers": [{}] * args.ws_publishers,
+            "httpPublishers": [],
+            "seed": rng.randrange(2**32),
+            "load": {"rates": args.load, "stepSeconds": args.step_seconds, "gapMs": 2000},
+        }
     big = [f"soak:big-{n}" for n in range(args.big_channels)]
     small = [f"soak:small-{n}" for n in range(args.small_channels)]
     subscribers = []
@@ -131,12 +140,21 @@ async def _soak(args: argparse.Namespace, out: TextIO) -> int:
         "settleSeconds": args.settle,
         "result": str(workdir / "record.json"),
     }
-    out.write(
-        f"soak: {args.subscribers} subscribers on {len(config['channels'])} channels "
-        f"({args.big_channels} over the SQS threshold of {args.threshold}), "
-        f"{args.ws_publishers} WebSocket + {args.http_publishers} HTTP publishers, "
-        f"{args.duration:g}s; faults {fault_settings.describe()}; log {log.file.name}\n"
-    )
+    if args.load:
+        out.write(
+            f"soak: load: {args.subscribers} subscribers of one channel (fan-out "
+            f"{'over' if args.subscribers > args.threshold else 'within'} the SQS threshold of "
+            f"{args.threshold}), {args.ws_publishers} WebSocket publishers, steps of "
+            f"{args.step_seconds:g}s at {', '.join(f'{r:g}' for r in args.load)} publishes/s; "
+            f"faults {fault_settings.describe() or 'off'}; log {log.file.name}\n"
+        )
+    else:
+        out.write(
+            f"soak: {args.subscribers} subscribers on {len(config['channels'])} channels "
+            f"({args.big_channels} over the SQS threshold of {args.threshold}), "
+            f"{args.ws_publishers} WebSocket + {args.http_publishers} HTTP publishers, "
+            f"{args.duration:g}s; faults {fault_settings.describe()}; log {log.file.name}\n"
+        )
     out.flush()
     limit = args.time_limit or _time_limit(args)
     outcome = await run_clients(["node", str(CLIENTS)], config, faults, limit, gateway)
@@ -249,6 +267,8 @@ def _report(out: TextIO, outcome: Outcome, faults: Faults, args: argparse.Namesp
     else:
         verdict = check(record)
         _details(out, verdict, faults, record, outcome.elapsed)
+        for step in record.get("load") or []:
+            out.write(_load_line(step, len(record["subscribers"])) + "\n")
     failed = not verdict.ok or record is None or outcome.reason is not None
     if outcome.reason is not None:
         out.write(f"soak: {outcome.reason}\n")
@@ -264,6 +284,22 @@ def _report(out: TextIO, outcome: Outcome, faults: Faults, args: argparse.Namesp
     )
     out.flush()
     return 1 if failed else 0
+
+
+def _load_line(step: dict[str, Any], subscribers: int) -> str:
+    """One load step: what was offered, what was held, and the latencies."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    seconds = step["seconds"] or 1.0
+    return (
+        f"soak: load: {step['rate']:g} publishes/s offered to {subscribers} subscribers: "
+        f"{step['acked'] / seconds:.1f} acknowledged/s ({step['failed']} not), "
+        f"{step['received'] / seconds:.0f} deliveries/s; publish-to-receive p50 "
+        f"{ms(step['p50'])}, p99 {ms(step['p99'])}; ack p50 {ms(step['ackP50'])}, "
+        f"p99 {ms(step['ackP99'])}"
+    )
 
 
 def _post_fault_share(faults: Faults) -> float:
@@ -305,6 +341,16 @@ def _details(
         out.write(f"soak:   {example}\n")
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from None
+    if not rates or not all(0 < rate <= 1000 for rate in rates):
+        raise argparse.ArgumentTypeError("rates are publishes/s, above 0 and at most 1000")
+    return rates
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The soak's command line."""
     parser = argparse.ArgumentParser(prog="python -m soak", description=__doc__.split("\n\n")[0])
@@ -331,9 +377,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--min-deliveries", type=int, default=0)
     parser.add_argument("--min-post-faults", type=float, default=0.0, help="a share, e.g. 0.05")
+    parser.add_argument(
+        "--load",
+        type=_rates,
+        default=None,
+        metavar="RATES",
+        help="load figures instead: faults off, no drops, every subscriber on one channel, "
+        "steps of --step-seconds at each rate (publishes/s, comma-separated, e.g. 5,10,20)",
+    )
+    parser.add_argument("--step-seconds", type=float, default=15.0, help="per load step")
     parser.add_argument("--function-logs", action="store_true", help="into the gateway log")
     parser.add_argument("--keep", action="store_true", help="keep the log and record")
     args = parser.parse_args(argv)
+    if args.load:
+        args.faults, args.drop_every_ms, args.http_publishers = "", 0, 0
+        args.duration = len(args.load) * (args.step_seconds + 2)
     try:
         parse_faults(args.faults)
     except FaultError as exc:

@@ -99,6 +99,7 @@ class Subscriber {
     const record = this.records[name];
     const handler = (message) => {
       record.events.push([message.seq, message.data?.k ?? null]);
+      if (typeof message.data?.t === "number") steps[message.data.s]?.latencies.push(performance.now() - message.data.t);
       record.last = { seq: message.seq, epoch: message.epoch };
       record.reached = Math.max(record.reached, message.seq);
     };
@@ -197,6 +198,66 @@ async function httpPublisher(index, channels, intervalMs) {
   }
 }
 
+// ------------------------------------------------------------------ load steps (faults off)
+
+// Each step offers `rate` publishes a second for `stepSeconds`, open loop (a publish does not
+// wait for the one before), spread over the publishers and channels; every message carries
+// its step and its send time, so each subscriber's handler measures publish-to-receive.
+const steps = [];
+
+async function loadSteps(clients) {
+  let n = 0;
+  for (const [index, rate] of config.load.rates.entries()) {
+    const step = { rate, acked: 0, failed: 0, latencies: [], ackLatencies: [], seconds: 0 };
+    steps.push(step);
+    const started = performance.now();
+    const end = started + config.load.stepSeconds * 1000;
+    const pending = [];
+    for (let due = started; due < end; due += 1000 / rate) {
+      await sleep(Math.max(0, due - performance.now()));
+      const channel = config.channels[n % config.channels.length];
+      const client = clients[n % clients.length];
+      const key = `l${index}-${n++}`;
+      const sent = performance.now();
+      pending.push(
+        client.publish(channel, { k: key, s: index, t: sent }).then(
+          (ack) => {
+            published.push([channel, ack.seq, key]);
+            step.acked += 1;
+            step.ackLatencies.push(performance.now() - sent);
+          },
+          () => {
+            step.failed += 1;
+          },
+        ),
+      );
+    }
+    await Promise.all(pending);
+    step.seconds = (performance.now() - started) / 1000;
+    await sleep(config.load.gapMs); // the step's last deliveries land before the next starts
+  }
+}
+
+function percentile(values, share) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
+}
+
+function loadReport() {
+  return steps.map((step) => ({
+    rate: step.rate,
+    seconds: step.seconds,
+    acked: step.acked,
+    failed: step.failed,
+    received: step.latencies.length,
+    p50: percentile(step.latencies, 0.5),
+    p99: percentile(step.latencies, 0.99),
+    ackP50: percentile(step.ackLatencies, 0.5),
+    ackP99: percentile(step.ackLatencies, 0.99),
+  }));
+}
+
 // ------------------------------------------------------------------ the run
 
 const lines = createInterface({ input: process.stdin });
@@ -213,6 +274,7 @@ function writeRecord() {
     JSON.stringify({
       published,
       fences,
+      load: loadReport(),
       counts: { ...counts, settled, subscribers: subscribers.length },
       subscribers: subscribers.map((subscriber) => ({ user: subscriber.user, channels: subscriber.records })),
     }),
@@ -238,20 +300,29 @@ say({ phase: "ready", subscribers: subscribers.length });
 
 await next(); // "start"
 const started = Date.now();
-const running = [
-  ...config.wsPublishers.map((p, index) => wsPublisher(index, p.channels, p.intervalMs)),
-  ...config.httpPublishers.map((p, index) => httpPublisher(index, p.channels, p.intervalMs)),
-];
-const dropper = (async () => {
-  while (publishing) {
-    await sleep(config.dropEveryMs);
-    if (publishing) pick(subscribers).drop();
-  }
-})();
-await sleep(config.duration * 1000);
-publishing = false;
-const wsClients = (await Promise.all(running)).filter(Boolean);
-await dropper;
+let wsClients;
+if (config.load) {
+  const holders = config.wsPublishers.map((_p, index) => trackedClient(`pub-load-${index}`));
+  for (const holder of holders) holder.client.connect();
+  wsClients = holders.map((holder) => holder.client);
+  await loadSteps(wsClients);
+  publishing = false;
+} else {
+  const running = [
+    ...config.wsPublishers.map((p, index) => wsPublisher(index, p.channels, p.intervalMs)),
+    ...config.httpPublishers.map((p, index) => httpPublisher(index, p.channels, p.intervalMs)),
+  ];
+  const dropper = (async () => {
+    while (publishing) {
+      await sleep(config.dropEveryMs);
+      if (publishing) pick(subscribers).drop();
+    }
+  })();
+  await sleep(config.duration * 1000);
+  publishing = false;
+  wsClients = (await Promise.all(running)).filter(Boolean);
+  await dropper;
+}
 say({ phase: "settle", seconds: (Date.now() - started) / 1000 });
 
 await next(); // "fence": the faults are off now
