@@ -148,3 +148,42 @@ def test_a_bound_not_met_fails_before_the_summary(argv: list[str], line: str) ->
         line,
         "soak: 3 deliveries checked, 0 faults injected, 0 lost, 0 duplicated, 0 resets",
     ]
+
+
+def test_load_mode_turns_faults_and_drops_off_and_reports_each_step_before_the_summary() -> None:
+    args = parse_args(["--load", "5,20", "--step-seconds", "10"])
+    assert (args.load, args.faults, args.drop_every_ms, args.http_publishers) == (
+        [5.0, 20.0],
+        "",
+        0,
+        0,
+    )
+    assert args.duration == 24  # each step and its 2 s gap
+    step = {
+        "rate": 5,
+        "seconds": 10.0,
+        "acked": 49,
+        "failed": 1,
+        "received": 98,
+        "p50": 12.4,
+        "p99": 40.6,
+        "ackP50": 9.0,
+        "ackP99": None,
+    }
+    record = {**RECORD, "subscribers": RECORD["subscribers"][:1], "load": [step]}
+    status, lines = _summary(Outcome(record, None, 1.0), Faults(), "--load", "5")
+    assert status == 0
+    assert lines[-2:] == [
+        "soak: load: 5 publishes/s offered to 1 subscribers: 4.9 acknowledged/s (1 not), "
+        "10 deliveries/s; publish-to-receive p50 12 ms, p99 41 ms; ack p50 9 ms, p99 -",
+        "soak: 3 deliveries checked, 0 faults injected, 0 lost, 0 duplicated, 0 resets",
+    ]
+
+
+@pytest.mark.parametrize("rates", ["", "0", "5,x", "2000"])
+def test_load_rates_are_positive_publishes_per_second(
+    rates: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--load", rates])
+    assert "--load" in capsys.readouterr().err
