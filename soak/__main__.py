@@ -83,20 +83,25 @@ def _plan(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
         }
     big = [f"soak:big-{n}" for n in range(args.big_channels)]
     small = [f"soak:small-{n}" for n in range(args.small_channels)]
+    per = min(args.small_per_subscriber, len(small))
     subscribers = []
-    for n in range(args.subscribers):  # every big channel, and one small one
-        subscribers.append(big + ([small[n % len(small)]] if small else []))
+    for n in range(args.subscribers):  # every big channel, and `per` small ones
+        subscribers.append(big + [small[(n * per + k) % len(small)] for k in range(per)])
     channels = big + small
-    interval = args.publish_interval_ms
+    count = args.ws_publishers + args.http_publishers
 
-    def publishers(count: int) -> list[dict[str, Any]]:
-        return [{"channels": channels, "intervalMs": interval} for _ in range(count)]
+    def publisher(k: int) -> dict[str, Any]:
+        """Publisher k owns every channel i with i % count == k (a channel with one owner
+        gets its messages one at a time); with more publishers than channels, they share."""
+        owned = channels[k::count] or [channels[k % len(channels)]]
+        interval = args.big_interval_ms if set(owned) <= set(big) else args.publish_interval_ms
+        return {"channels": owned, "intervalMs": interval}
 
     return {
         "channels": channels,
         "subscribers": subscribers,
-        "wsPublishers": publishers(args.ws_publishers),
-        "httpPublishers": publishers(args.http_publishers),
+        "wsPublishers": [publisher(k) for k in range(args.ws_publishers)],
+        "httpPublishers": [publisher(args.ws_publishers + k) for k in range(args.http_publishers)],
         "seed": rng.randrange(2**32),
     }
 
@@ -361,7 +366,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threshold", type=int, default=100, help="FANOUT_QUEUE_THRESHOLD")
     parser.add_argument("--ws-publishers", type=int, default=4)
     parser.add_argument("--http-publishers", type=int, default=2)
+    parser.add_argument(
+        "--small-per-subscriber", type=int, default=1, help="inline channels per subscriber"
+    )
     parser.add_argument("--publish-interval-ms", type=int, default=2000, help="per publisher")
+    parser.add_argument(
+        "--big-interval-ms",
+        type=int,
+        default=None,
+        help="per publisher of channels over the SQS threshold (default: --publish-interval-ms)",
+    )
     parser.add_argument("--drop-every-ms", type=int, default=1500, help="one subscriber dropped")
     parser.add_argument("--faults", default=DEFAULT_FAULTS, help="the FAULTS syntax")
     parser.add_argument("--workers", type=int, default=6, help="workers per function")
@@ -389,6 +403,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--function-logs", action="store_true", help="into the gateway log")
     parser.add_argument("--keep", action="store_true", help="keep the log and record")
     args = parser.parse_args(argv)
+    if args.big_interval_ms is None:
+        args.big_interval_ms = args.publish_interval_ms
     if args.load:
         args.faults, args.drop_every_ms, args.http_publishers = "", 0, 0
         args.duration = len(args.load) * (args.step_seconds + 2)
