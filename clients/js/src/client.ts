@@ -69,12 +69,6 @@ export interface ClientOptions {
   maxConnectionAgeMs?: number;
   /** How many publishes may wait for a connection (default 100). */
   maxQueuedPublishes?: number;
-  /**
-   * How long a gap in a channel's `seq` may wait to fill by itself before the client resubscribes
-   * with `since` (default 300 ms): concurrent fan-out and retried posts deliver some messages late,
-   * and one recovery per subscriber for each would multiply the load on a busy channel.
-   */
-  gapGraceMs?: number;
   /** Replace parts of the host (WebSocket, fetch, timers, random, browser signals): for tests. */
   platform?: Partial<Platform>;
 }
@@ -238,8 +232,6 @@ interface Channel {
   timeouts: number;
   /** The `rewind` of the first subscribe, until the server acknowledges one. */
   rewind: number | undefined;
-  /** The socket a gap's grace timer runs on (a new socket resubscribes anyway). */
-  gapWait?: Connection;
 }
 
 /** The most messages a subscribe may rewind (DESIGN.md, "Frames"). */
@@ -269,7 +261,6 @@ const DEFAULTS = {
   pongTimeoutMs: 10_000,
   maxConnectionAgeMs: 110 * 60_000,
   maxQueuedPublishes: 100,
-  gapGraceMs: 300,
 };
 
 /** Close codes this client uses when it closes a socket itself. */
@@ -1079,19 +1070,11 @@ export class SwitchboardClient {
     this.emit("reset", { channel: channel.name, epoch: channel.cursor.epoch, seq: channel.cursor.seq });
   }
 
-  /** A gap: unless a late message fills it within `gapGraceMs`, resubscribe `channel` with
-   * `since`/`epoch` on the current socket. */
+  /** A gap: resubscribe `channel` with `since`/`epoch` on the current socket. */
   private recover(channel: Channel): void {
     const connection = this.current;
     if (!connection || !this.isOpen() || channel.cursor.recovering) return;
-    if (channel.gapWait === connection) return; // already waiting out this gap
-    channel.gapWait = connection;
-    this.addTimer(connection, this.settings.gapGraceMs, () => {
-      channel.gapWait = undefined;
-      if (this.channels.get(channel.name) !== channel || connection !== this.current) return;
-      if (!this.isOpen() || channel.cursor.recovering || !channel.cursor.gapOpen) return;
-      void this.sendSubscribe(channel, connection);
-    });
+    void this.sendSubscribe(channel, connection);
   }
 
   private deliver(channel: Channel, messages: Message[]): void {

@@ -27,12 +27,6 @@ export class ChannelCursor {
   epoch: string | undefined;
   /** A subscribe with `since` is in flight: further gaps wait for its ack. */
   recovering = false;
-
-  /** Messages are held beyond a gap (a recovery is due unless one is in flight). */
-  get gapOpen(): boolean {
-    return this.held.size > 0;
-  }
-
   /** Messages beyond a gap, held until the gap is filled, by `seq`. */
   private readonly held = new Map<number, Message>();
   private readonly maxHeld: number;

@@ -617,8 +617,6 @@ describe("subscriptions and recovery", () => {
     socket.message("room", 2);
     socket.message("room", 4); // 3 is missing
     socket.message("room", 5);
-    assert.equal(socket.frames("subscribe").length, 1, "the gap may still fill by itself");
-    await h.clock.advance(300);
     const recovery = socket.frames("subscribe").slice(1);
     assert.equal(recovery.length, 1, "one recovery for one gap");
     assert.deepEqual({ since: recovery[0]!.since, epoch: recovery[0]!.epoch }, { since: 2, epoch: "e1" });
@@ -628,29 +626,6 @@ describe("subscriptions and recovery", () => {
     socket.ack(recovery[0]!, { epoch: "e1", seq: 5, recovered: true });
     socket.message("room", 6);
     assert.deepEqual(got, [2, 3, 4, 5, 6]);
-  });
-
-  it("waits gapGraceMs for a late message before recovering a gap (found by the soak)", async () => {
-    // Concurrent fan-out and retried posts deliver messages out of order: an immediate
-    // resubscribe per subscriber for each made the soak's big channels collapse.
-    const h = harness({ gapGraceMs: 500 });
-    const socket = await connected(h);
-    const got: number[] = [];
-    await subscribed(socket, () => h.client.subscribe("room", (m) => got.push(m.seq)), { epoch: "e1", seq: 1 });
-    socket.message("room", 3); // 2 is late
-    socket.message("room", 4);
-    await h.clock.advance(499);
-    socket.message("room", 2);
-    assert.deepEqual(got, [2, 3, 4]);
-    await h.clock.advance(1_000);
-    assert.equal(socket.frames("subscribe").length, 1, "no recovery: the gap filled by itself");
-    socket.message("room", 6); // 5 never comes
-    await h.clock.advance(499);
-    assert.equal(socket.frames("subscribe").length, 1);
-    await h.clock.advance(1);
-    const recovery = socket.frames("subscribe").slice(1);
-    assert.equal(recovery.length, 1, "one recovery once the grace is over");
-    assert.deepEqual({ since: recovery[0]!.since, epoch: recovery[0]!.epoch }, { since: 4, epoch: "e1" });
   });
 
   it("stops delivering after unsubscribe and tells the server", async () => {
