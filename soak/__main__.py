@@ -79,7 +79,12 @@ def _plan(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
             "wsPublishers": [{}] * args.ws_publishers,
             "httpPublishers": [],
             "seed": rng.randrange(2**32),
-            "load": {"rates": args.load, "stepSeconds": args.step_seconds, "gapMs": 2000},
+            "load": {
+                "rates": args.load,
+                "stepSeconds": args.step_seconds,
+                "gapMs": 2000,
+                "stopMs": 2000,  # an ack p99 above it ends the ladder
+            },
         }
     big = [f"soak:big-{n}" for n in range(args.big_channels)]
     small = [f"soak:small-{n}" for n in range(args.small_channels)]
@@ -397,7 +402,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         metavar="RATES",
         help="load figures instead: faults off, no drops, every subscriber on one channel, "
-        "steps of --step-seconds at each rate (publishes/s, comma-separated, e.g. 5,10,20)",
+        "steps of --step-seconds at each rate (publishes/s, comma-separated, e.g. 5,10,20), "
+        "up to the first that leaves a publish unacknowledged or an ack p99 over 2 s",
     )
     parser.add_argument("--step-seconds", type=float, default=15.0, help="per load step")
     parser.add_argument("--function-logs", action="store_true", help="into the gateway log")

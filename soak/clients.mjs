@@ -235,6 +235,8 @@ async function loadSteps(clients) {
     await Promise.all(pending);
     step.seconds = (performance.now() - started) / 1000;
     await sleep(config.load.gapMs); // the step's last deliveries land before the next starts
+    // Past what is held (publishes unacknowledged, or acks backing up): no higher rate.
+    if (step.failed || percentile(step.ackLatencies, 0.99) > config.load.stopMs) break;
   }
 }
 
