@@ -83,7 +83,7 @@ def _plan(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
                 "rates": args.load,
                 "stepSeconds": args.step_seconds,
                 "gapMs": 2000,
-                "stopMs": 2000,  # an ack p99 above it ends the ladder
+                "stopMs": 500,  # a p50 twice the first step's and above it ends the ladder
             },
         }
     big = [f"soak:big-{n}" for n in range(args.big_channels)]
@@ -403,7 +403,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="RATES",
         help="load figures instead: faults off, no drops, every subscriber on one channel, "
         "steps of --step-seconds at each rate (publishes/s, comma-separated, e.g. 5,10,20), "
-        "up to the first that leaves a publish unacknowledged or an ack p99 over 2 s",
+        "up to the first that leaves a publish unacknowledged or whose publish-to-receive "
+        "p50 is twice the first step's and over 500 ms",
     )
     parser.add_argument("--step-seconds", type=float, default=15.0, help="per load step")
     parser.add_argument("--function-logs", action="store_true", help="into the gateway log")
