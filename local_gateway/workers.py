@@ -94,6 +94,7 @@ class FunctionPool:
         self._init_error: InvocationError | None = None
         self._available = asyncio.Condition()
         self._reaped: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -142,6 +143,10 @@ class FunctionPool:
                 if self._init_error is not None:
                     error, self._init_error = self._init_error, None
                     raise error
+                if self._closed:  # the gateway is stopping: no more cold starts
+                    raise InvocationError(
+                        {"errorType": "Runtime.ExitError", "errorMessage": "the gateway stopped"}
+                    )
                 if len(self._busy) + self._starting < self.size:
                     self._starting += 1
                     task = asyncio.create_task(self._spawn())
@@ -216,11 +221,16 @@ class FunctionPool:
 
     async def close(self) -> None:
         """Stop every worker."""
+        self._closed = True
         self.generation += 1
+        async with self._available:
+            self._available.notify_all()  # events waiting for a worker get the error
         for worker in [*self._idle, *self._busy]:
             self._retire(worker)
         self._idle.clear()
-        if self._reaped:
+        # A cold start still under way retires its worker when it ends: a reap added while
+        # waiting is waited for too (else the process outlives the gateway's event loop).
+        while self._reaped:
             await asyncio.gather(*self._reaped, return_exceptions=True)
 
     # ------------------------------------------------------------ invocation

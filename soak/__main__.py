@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -71,22 +72,41 @@ def _free_port() -> int:
 
 def _plan(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
     """Channels, who subscribes to what, and the publishers."""
+    if args.load:  # one channel, every subscriber on it; the steps publish (clients.mjs)
+        return {
+            "channels": ["load:0"],
+            "subscribers": [["load:0"]] * args.subscribers,
+            "wsPublishers": [{}] * args.ws_publishers,
+            "httpPublishers": [],
+            "seed": rng.randrange(2**32),
+            "load": {
+                "rates": args.load,
+                "stepSeconds": args.step_seconds,
+                "gapMs": 2000,
+                "stopMs": 500,  # a p50 twice the first step's and above it ends the ladder
+            },
+        }
     big = [f"soak:big-{n}" for n in range(args.big_channels)]
     small = [f"soak:small-{n}" for n in range(args.small_channels)]
+    per = min(args.small_per_subscriber, len(small))
     subscribers = []
-    for n in range(args.subscribers):  # every big channel, and one small one
-        subscribers.append(big + ([small[n % len(small)]] if small else []))
+    for n in range(args.subscribers):  # every big channel, and `per` small ones
+        subscribers.append(big + [small[(n * per + k) % len(small)] for k in range(per)])
     channels = big + small
-    interval = args.publish_interval_ms
+    count = args.ws_publishers + args.http_publishers
 
-    def publishers(count: int) -> list[dict[str, Any]]:
-        return [{"channels": channels, "intervalMs": interval} for _ in range(count)]
+    def publisher(k: int) -> dict[str, Any]:
+        """Publisher k owns every channel i with i % count == k (a channel with one owner
+        gets its messages one at a time); with more publishers than channels, they share."""
+        owned = channels[k::count] or [channels[k % len(channels)]]
+        interval = args.big_interval_ms if set(owned) <= set(big) else args.publish_interval_ms
+        return {"channels": owned, "intervalMs": interval}
 
     return {
         "channels": channels,
         "subscribers": subscribers,
-        "wsPublishers": publishers(args.ws_publishers),
-        "httpPublishers": publishers(args.http_publishers),
+        "wsPublishers": [publisher(k) for k in range(args.ws_publishers)],
+        "httpPublishers": [publisher(args.ws_publishers + k) for k in range(args.http_publishers)],
         "seed": rng.randrange(2**32),
     }
 
@@ -130,73 +150,182 @@ async def _soak(args: argparse.Namespace, out: TextIO) -> int:
         "settleSeconds": args.settle,
         "result": str(workdir / "record.json"),
     }
-    out.write(
-        f"soak: {args.subscribers} subscribers on {len(config['channels'])} channels "
-        f"({args.big_channels} over the SQS threshold of {args.threshold}), "
-        f"{args.ws_publishers} WebSocket + {args.http_publishers} HTTP publishers, "
-        f"{args.duration:g}s; faults {fault_settings.describe()}; log {log.file.name}\n"
-    )
+    if args.load:
+        out.write(
+            f"soak: load: {args.subscribers} subscribers of one channel (fan-out "
+            f"{'over' if args.subscribers > args.threshold else 'within'} the SQS threshold of "
+            f"{args.threshold}), {args.ws_publishers} WebSocket publishers, steps of "
+            f"{args.step_seconds:g}s at {', '.join(f'{r:g}' for r in args.load)} publishes/s; "
+            f"faults {fault_settings.describe() or 'off'}; log {log.file.name}\n"
+        )
+    else:
+        out.write(
+            f"soak: {args.subscribers} subscribers on {len(config['channels'])} channels "
+            f"({args.big_channels} over the SQS threshold of {args.threshold}), "
+            f"{args.ws_publishers} WebSocket + {args.http_publishers} HTTP publishers, "
+            f"{args.duration:g}s; faults {fault_settings.describe()}; log {log.file.name}\n"
+        )
     out.flush()
+    limit = args.time_limit or _time_limit(args)
+    outcome = await run_clients(["node", str(CLIENTS)], config, faults, limit, gateway)
+    stop.set()
+    with contextlib.redirect_stdout(log):
+        try:
+            await asyncio.wait_for(gateway, 60)
+        except TimeoutError:
+            out.write("soak: the gateway took over 60s to stop\n")
+    log.flush()
+    status = _report(out, outcome, faults, args)
+    if status == 0 and not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return status
+
+
+def _time_limit(args: argparse.Namespace) -> float:
+    """How long the clients may take in all: connecting, publishing, catching up."""
+    return args.duration + args.settle + 120 + args.subscribers * 0.2
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What the clients left: their record (None if they left none), and why they stopped
+    early (None when they finished)."""
+
+    record: dict[str, Any] | None
+    reason: str | None
+    elapsed: float
+
+
+async def run_clients(
+    command: list[str],
+    config: dict[str, Any],
+    faults: Faults,
+    limit: float,
+    gateway: asyncio.Future[None] | None = None,
+    grace: float = 20.0,
+) -> Outcome:
+    """Run the clients (``command`` + the config as JSON) through their phases within
+    ``limit`` seconds; past it, they are told to stop (SIGTERM: they write what they
+    received so far; SIGKILL after ``grace`` seconds) and every acknowledged message not
+    delivered counts as lost."""
     node = await asyncio.create_subprocess_exec(
-        "node",
-        str(CLIENTS),
+        *command,
         json.dumps(config),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
     assert node.stdin is not None
     assert node.stdout is not None
-    # A gateway that stops (Ctrl-C, SIGTERM) takes the clients with it.
-    gateway.add_done_callback(lambda _task: node.returncode is None and node.kill())
+    if gateway is not None:  # a gateway that stops (Ctrl-C, SIGTERM) takes the clients along
+        gateway.add_done_callback(lambda _task: node.returncode is None and node.kill())
     started = time.monotonic()
+    phase = "connecting the subscribers"
+    reason = None
     try:
-        async with asyncio.timeout(args.duration + args.settle + 180):
+        async with asyncio.timeout(limit):
             while line := await node.stdout.readline():
-                phase = json.loads(line).get("phase")
-                if phase == "ready":
+                said = json.loads(line).get("phase")
+                if said == "ready":
                     faults.active = True
                     started = time.monotonic()
+                    phase = "publishing"
                     node.stdin.write(b"start\n")
-                elif phase == "settle":
+                elif said == "settle":
                     faults.active = False
+                    phase = "waiting for every subscriber to catch up with the fences"
                     node.stdin.write(b"fence\n")
-                elif phase == "done":
+                elif said == "done":
                     break
                 await node.stdin.drain()
             code = await node.wait()
+        if code != 0:
+            reason = f"the clients exited with status {code}"
+    except TimeoutError:
+        reason = (
+            f"the clients did not finish within {limit:.0f}s (still {phase}): they were "
+            "stopped, and every acknowledged message not delivered counts as lost"
+        )
+        faults.active = False
+        await _stop(node, grace)
     finally:
-        if node.returncode is None:
+        if node.returncode is None:  # cancelled (Ctrl-C): take the clients down too
             node.kill()
             await node.wait()
-        stop.set()
-        with contextlib.redirect_stdout(log):
-            await gateway
-        log.flush()
-    elapsed = time.monotonic() - started
-    if code != 0:
-        out.write(f"soak: the clients exited with status {code}\n")
-        return 1
-    record = json.loads(Path(config["result"]).read_text(encoding="utf-8"))
-    verdict = check(record)
-    status = _report(out, verdict, faults, record, elapsed, args)
-    if status == 0 and not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return status
+    path = Path(config["result"])
+    record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return Outcome(record, reason, time.monotonic() - started)
 
 
-def _report(
-    out: TextIO,
-    verdict: Verdict,
-    faults: Faults,
-    record: dict[str, Any],
-    elapsed: float,
-    args: argparse.Namespace,
-) -> int:
+async def _stop(process: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM (the clients write their record and exit), then SIGKILL if it takes long."""
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+def _report(out: TextIO, outcome: Outcome, faults: Faults, args: argparse.Namespace) -> int:
+    """Print what happened, the summary line last; 0 when nothing went wrong."""
+    record = outcome.record
+    if record is None:
+        verdict = Verdict()
+        out.write("soak: the clients left no record: nothing could be checked\n")
+    else:
+        verdict = check(record)
+        _details(out, verdict, faults, record, outcome.elapsed)
+        for step in record.get("load") or []:
+            out.write(_load_line(step, len(record["subscribers"])) + "\n")
+    failed = not verdict.ok or record is None or outcome.reason is not None
+    if outcome.reason is not None:
+        out.write(f"soak: {outcome.reason}\n")
+    if verdict.deliveries < args.min_deliveries:
+        out.write(f"soak: fewer than {args.min_deliveries} deliveries checked\n")
+        failed = True
+    if _post_fault_share(faults) < args.min_post_faults:
+        out.write(f"soak: fewer than {args.min_post_faults:.0%} of posts faulted\n")
+        failed = True
+    out.write(
+        f"soak: {verdict.deliveries} deliveries checked, {faults.injected} faults injected, "
+        f"{verdict.lost} lost, {verdict.duplicated} duplicated, {verdict.resets} resets\n"
+    )
+    out.flush()
+    return 1 if failed else 0
+
+
+def _load_line(step: dict[str, Any], subscribers: int) -> str:
+    """One load step: what was offered, what was held, and the latencies."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    seconds = step["seconds"] or 1.0
+    return (
+        f"soak: load: {step['rate']:g} publishes/s offered to {subscribers} subscribers: "
+        f"{step['acked'] / seconds:.1f} acknowledged/s ({step['failed']} not), "
+        f"{step['received'] / seconds:.0f} deliveries/s; publish-to-receive p50 "
+        f"{ms(step['p50'])}, p99 {ms(step['p99'])}; ack p50 {ms(step['ackP50'])}, "
+        f"p99 {ms(step['ackP99'])}"
+    )
+
+
+def _post_fault_share(faults: Faults) -> float:
+    summary = faults.summary()
+    failed = sum(summary["faults"].get(name, 0) for name in ("post_429", "post_500", "post_410"))
+    return failed / summary["posts"] if summary["posts"] else 0.0
+
+
+def _details(
+    out: TextIO, verdict: Verdict, faults: Faults, record: dict[str, Any], elapsed: float
+) -> None:
     summary = faults.summary()
     faulted = summary["faults"]
     post_faults = sum(faulted.get(name, 0) for name in ("post_429", "post_500", "post_410"))
     slow = summary["faults"].get("post_slow", 0)
-    share = post_faults / summary["posts"] if summary["posts"] else 0.0
+    share = _post_fault_share(faults)
     mix = ", ".join(f"{name}={count}" for name, count in sorted(summary["faults"].items()))
     counts = record["counts"]
     out.write(
@@ -220,19 +349,16 @@ def _report(
     )
     for example in verdict.examples:
         out.write(f"soak:   {example}\n")
-    failed = not verdict.ok
-    if verdict.deliveries < args.min_deliveries:
-        out.write(f"soak: fewer than {args.min_deliveries} deliveries checked\n")
-        failed = True
-    if share < args.min_post_faults:
-        out.write(f"soak: fewer than {args.min_post_faults:.0%} of posts faulted\n")
-        failed = True
-    out.write(
-        f"soak: {verdict.deliveries} deliveries checked, {faults.injected} faults injected, "
-        f"{verdict.lost} lost, {verdict.duplicated} duplicated, {verdict.resets} resets\n"
-    )
-    out.flush()
-    return 1 if failed else 0
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from None
+    if not rates or not all(0 < rate <= 1000 for rate in rates):
+        raise argparse.ArgumentTypeError("rates are publishes/s, above 0 and at most 1000")
+    return rates
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -245,18 +371,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threshold", type=int, default=100, help="FANOUT_QUEUE_THRESHOLD")
     parser.add_argument("--ws-publishers", type=int, default=4)
     parser.add_argument("--http-publishers", type=int, default=2)
+    parser.add_argument(
+        "--small-per-subscriber", type=int, default=1, help="inline channels per subscriber"
+    )
     parser.add_argument("--publish-interval-ms", type=int, default=2000, help="per publisher")
+    parser.add_argument(
+        "--big-interval-ms",
+        type=int,
+        default=None,
+        help="per publisher of channels over the SQS threshold (default: --publish-interval-ms)",
+    )
     parser.add_argument("--drop-every-ms", type=int, default=1500, help="one subscriber dropped")
     parser.add_argument("--faults", default=DEFAULT_FAULTS, help="the FAULTS syntax")
     parser.add_argument("--workers", type=int, default=6, help="workers per function")
     parser.add_argument("--visibility-timeout", type=int, default=30, help="SQS, seconds")
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to catch up")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds the clients may take in all (default: duration + settle + 120 + 0.2 "
+        "per subscriber); past it they are stopped and what they missed counts as lost",
+    )
     parser.add_argument("--min-deliveries", type=int, default=0)
     parser.add_argument("--min-post-faults", type=float, default=0.0, help="a share, e.g. 0.05")
+    parser.add_argument(
+        "--load",
+        type=_rates,
+        default=None,
+        metavar="RATES",
+        help="load figures instead: faults off, no drops, every subscriber on one channel, "
+        "steps of --step-seconds at each rate (publishes/s, comma-separated, e.g. 5,10,20), "
+        "up to the first that leaves a publish unacknowledged or whose publish-to-receive "
+        "p50 is twice the first step's and over 500 ms",
+    )
+    parser.add_argument("--step-seconds", type=float, default=15.0, help="per load step")
     parser.add_argument("--function-logs", action="store_true", help="into the gateway log")
     parser.add_argument("--keep", action="store_true", help="keep the log and record")
     args = parser.parse_args(argv)
+    if args.big_interval_ms is None:
+        args.big_interval_ms = args.publish_interval_ms
+    if args.load:
+        args.faults, args.drop_every_ms, args.http_publishers = "", 0, 0
+        args.duration = len(args.load) * (args.step_seconds + 2)
     try:
         parse_faults(args.faults)
     except FaultError as exc:

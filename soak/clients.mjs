@@ -99,6 +99,7 @@ class Subscriber {
     const record = this.records[name];
     const handler = (message) => {
       record.events.push([message.seq, message.data?.k ?? null]);
+      if (typeof message.data?.t === "number") steps[message.data.s]?.latencies.push(performance.now() - message.data.t);
       record.last = { seq: message.seq, epoch: message.epoch };
       record.reached = Math.max(record.reached, message.seq);
     };
@@ -197,14 +198,109 @@ async function httpPublisher(index, channels, intervalMs) {
   }
 }
 
+// ------------------------------------------------------------------ load steps (faults off)
+
+// Each step offers `rate` publishes a second for `stepSeconds`, open loop (a publish does not
+// wait for the one before), spread over the publishers and channels; every message carries
+// its step and its send time, so each subscriber's handler measures publish-to-receive.
+const steps = [];
+
+async function loadSteps(clients) {
+  let n = 0;
+  // Warm-up (not measured): the first publishes pay the functions' cold starts.
+  for (let w = 0; w < 4 * clients.length; w += 1) {
+    await clients[w % clients.length].publish(config.channels[0], { k: `warm-${w}` }).then(
+      (ack) => published.push([config.channels[0], ack.seq, `warm-${w}`]),
+      () => undefined,
+    );
+  }
+  for (const [index, rate] of config.load.rates.entries()) {
+    const step = { rate, acked: 0, failed: 0, latencies: [], ackLatencies: [], seconds: 0 };
+    steps.push(step);
+    const started = performance.now();
+    const end = started + config.load.stepSeconds * 1000;
+    const pending = [];
+    for (let due = started; due < end; due += 1000 / rate) {
+      await sleep(Math.max(0, due - performance.now()));
+      const channel = config.channels[n % config.channels.length];
+      const client = clients[n % clients.length];
+      const key = `l${index}-${n++}`;
+      const sent = performance.now();
+      pending.push(
+        client.publish(channel, { k: key, s: index, t: sent }).then(
+          (ack) => {
+            published.push([channel, ack.seq, key]);
+            step.acked += 1;
+            step.ackLatencies.push(performance.now() - sent);
+          },
+          () => {
+            step.failed += 1;
+          },
+        ),
+      );
+    }
+    await Promise.all(pending);
+    step.seconds = (performance.now() - started) / 1000;
+    await sleep(config.load.gapMs); // the step's last deliveries land before the next starts
+    // Past what is held (publishes unacknowledged, or latency twice the first step's and
+    // above stopMs): a higher rate only queues.
+    const p50 = percentile(step.latencies, 0.5) ?? Infinity;
+    const base = percentile(steps[0].latencies, 0.5) ?? 0;
+    if (step.failed || (index > 0 && p50 > 2 * base && p50 > config.load.stopMs)) break;
+  }
+}
+
+function percentile(values, share) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
+}
+
+function loadReport() {
+  return steps.map((step) => ({
+    rate: step.rate,
+    seconds: step.seconds,
+    acked: step.acked,
+    failed: step.failed,
+    received: step.latencies.length,
+    p50: percentile(step.latencies, 0.5),
+    p99: percentile(step.latencies, 0.99),
+    ackP50: percentile(step.ackLatencies, 0.5),
+    ackP99: percentile(step.ackLatencies, 0.99),
+  }));
+}
+
 // ------------------------------------------------------------------ the run
 
 const lines = createInterface({ input: process.stdin });
 const commands = lines[Symbol.asyncIterator]();
 const next = async () => (await commands.next()).value;
 
-// Subscribers come in waves (as users arrive), each wave subscribed before the next connects.
 const subscribers = [];
+const fences = {};
+
+function writeRecord() {
+  const settled = subscribers.filter((subscriber) => subscriber.caughtUp(fences)).length;
+  writeFileSync(
+    config.result,
+    JSON.stringify({
+      published,
+      fences,
+      load: loadReport(),
+      counts: { ...counts, settled, subscribers: subscribers.length },
+      subscribers: subscribers.map((subscriber) => ({ user: subscriber.user, channels: subscriber.records })),
+    }),
+  );
+}
+
+// Stopped by the runner (out of time): what was received so far is the record; whatever was
+// acknowledged and not delivered counts as lost.
+process.on("SIGTERM", () => {
+  writeRecord();
+  process.exit(3);
+});
+
+// Subscribers come in waves (as users arrive), each wave subscribed before the next connects.
 for (let index = 0; index < config.subscribers.length; index += 1) {
   subscribers.push(new Subscriber(index, config.subscribers[index]));
   if (subscribers.length % config.wave === 0 || index === config.subscribers.length - 1) {
@@ -216,25 +312,33 @@ say({ phase: "ready", subscribers: subscribers.length });
 
 await next(); // "start"
 const started = Date.now();
-const running = [
-  ...config.wsPublishers.map((p, index) => wsPublisher(index, p.channels, p.intervalMs)),
-  ...config.httpPublishers.map((p, index) => httpPublisher(index, p.channels, p.intervalMs)),
-];
-const dropper = (async () => {
-  while (publishing) {
-    await sleep(config.dropEveryMs);
-    if (publishing) pick(subscribers).drop();
-  }
-})();
-await sleep(config.duration * 1000);
-publishing = false;
-const wsClients = (await Promise.all(running)).filter(Boolean);
-await dropper;
+let wsClients;
+if (config.load) {
+  const holders = config.wsPublishers.map((_p, index) => trackedClient(`pub-load-${index}`));
+  for (const holder of holders) holder.client.connect();
+  wsClients = holders.map((holder) => holder.client);
+  await loadSteps(wsClients);
+  publishing = false;
+} else {
+  const running = [
+    ...config.wsPublishers.map((p, index) => wsPublisher(index, p.channels, p.intervalMs)),
+    ...config.httpPublishers.map((p, index) => httpPublisher(index, p.channels, p.intervalMs)),
+  ];
+  const dropper = (async () => {
+    while (publishing) {
+      await sleep(config.dropEveryMs);
+      if (publishing) pick(subscribers).drop();
+    }
+  })();
+  await sleep(config.duration * 1000);
+  publishing = false;
+  wsClients = (await Promise.all(running)).filter(Boolean);
+  await dropper;
+}
 say({ phase: "settle", seconds: (Date.now() - started) / 1000 });
 
 await next(); // "fence": the faults are off now
 const fencer = wsClients[0];
-const fences = {};
 for (const name of config.channels) {
   // A WebSocket publish that timed out may still have gone out: each attempt is its own message.
   for (let attempt = 0; ; attempt += 1) {
@@ -251,17 +355,7 @@ for (const name of config.channels) {
 }
 const deadline = Date.now() + config.settleSeconds * 1000;
 while (Date.now() < deadline && !subscribers.every((subscriber) => subscriber.caughtUp(fences))) await sleep(100);
-const settled = subscribers.filter((subscriber) => subscriber.caughtUp(fences)).length;
-
-writeFileSync(
-  config.result,
-  JSON.stringify({
-    published,
-    fences,
-    counts: { ...counts, settled, subscribers: subscribers.length },
-    subscribers: subscribers.map((subscriber) => ({ user: subscriber.user, channels: subscriber.records })),
-  }),
-);
+writeRecord();
 for (const subscriber of subscribers) subscriber.holder.client.close();
 for (const client of wsClients) client.close();
 say({ phase: "done" });

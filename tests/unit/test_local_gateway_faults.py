@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,30 @@ def test_the_embedded_dynamodb_gives_out_each_counter_value_once_under_concurren
         with ThreadPoolExecutor(16) as pool:
             taken = list(pool.map(take, range(400)))
     assert sorted(taken) == list(range(1, 401))
+
+
+def test_a_pool_closed_during_a_cold_start_stops_that_worker_too(tmp_path: Path) -> None:
+    """Found by the soak's short load runs: a worker still starting when the gateway stopped
+    was retired after close() returned, and its process outlived the event loop."""
+    started: list[Any] = []
+
+    async def scenario() -> None:
+        pool = _pool(tmp_path, Faults(), timeout=5.0)
+        start = pool._start
+
+        async def recorded() -> Any:
+            worker = await start()
+            started.append(worker)
+            return worker
+
+        pool._start = recorded  # type: ignore[method-assign]
+        invocation = asyncio.create_task(pool.invoke({"sleep": 0}))
+        while not started:  # the cold start has its process; its init is under way
+            await asyncio.sleep(0)
+        await pool.close()
+        assert [worker.process.returncode is not None for worker in started] == [True]
+        invocation.cancel()
+        with contextlib.suppress(asyncio.CancelledError, InvocationError):
+            await invocation
+
+    asyncio.run(scenario())
