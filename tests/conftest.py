@@ -198,6 +198,20 @@ def ddb_calls(aws: None) -> Iterator[list[str]]:
         Connection._make_api_call = original  # type: ignore[method-assign]
 
 
+def rewire(*, clock: Any = None, **settings: Any) -> Any:
+    """Install a copy of this process's container with another clock and/or settings
+    (the same store and Management API client); returns its realtime for the endpoint."""
+    import dataclasses
+
+    from switchboard import container
+
+    box = container.current()
+    changes: dict[str, Any] = {"settings": dataclasses.replace(box.settings, **settings)}
+    if clock is not None:
+        changes["clock"] = clock
+    return container.install(dataclasses.replace(box, **changes)).realtime(MANAGEMENT_ENDPOINT)
+
+
 class FakeLambdaContext:
     """A Lambda context as Powertools reads it."""
 

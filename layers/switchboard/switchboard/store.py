@@ -16,10 +16,8 @@ schema in moto (:func:`create_tables`).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import (
@@ -37,17 +35,25 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from switchboard.config import Settings
+from switchboard.storage import (
+    POSITION_KEPT_SECONDS,
+    RATE_WINDOW_MODULO,
+    ChannelPosition,
+    ConnectionRecord,
+    DeletedConnection,
+    Member,
+    PublishSlot,
+    Subscriber,
+)
 
 logger = logging.getLogger(__name__)
 
-CONNECTION_LIFETIME_SECONDS = 2 * 60 * 60
-TTL_MARGIN_SECONDS = 10 * 60
-# How long a channel's position (epoch, seq) outlives its last kept message: its newest
-# history item stays this much longer than it is kept (centrifuge's history meta TTL).
-POSITION_KEPT_SECONDS = 30 * 24 * 60 * 60
-# The publish rate limit's register holds the windows of the last `limit` publishes,
-# modulo this (more seconds than a connection lives: API Gateway closes it after 2 hours).
-RATE_WINDOW_MODULO = 1_000_000
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _error_code(exc: ClientError) -> str | None:
+    code: str | None = exc.response.get("Error", {}).get("Code")
+    return code
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -168,52 +174,6 @@ MODELS: tuple[type[Model], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ConnectionRecord:
-    """What the store knows about a connection."""
-
-    connection_id: str
-    user_id: str
-    capabilities: tuple[str, ...] | None
-    connected_at: int
-    expires_at: int
-    source_ip: str | None = None
-    user_agent: str | None = None
-    presence: str | None = None
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    """A subscription as the fan-out sees it."""
-
-    connection_id: str
-    pending: bool = False
-    live_from: int | None = None
-
-    def receives(self, seq: int) -> bool:
-        """Whether a live message with this ``seq`` goes to this subscriber."""
-        if self.pending:
-            return False
-        return self.live_from is None or seq > self.live_from
-
-
-@dataclass(frozen=True)
-class Member:
-    """A user present on a channel."""
-
-    user_id: str
-    data: str | None
-    connections: int
-
-
-@dataclass(frozen=True)
-class ChannelPosition:
-    """A channel's ``epoch`` (``None`` before its first message) and last ``seq``."""
-
-    epoch: str | None
-    seq: int
-
-
 def bind_models(settings: Settings) -> None:
     """Point the models at this deployment's tables (once per container)."""
     names = {
@@ -237,23 +197,6 @@ def create_tables() -> None:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
 
 
-@dataclass(frozen=True)
-class DeletedConnection:
-    """What deleting a connection removed: its user and its ``(channel, user)`` pairs."""
-
-    user_id: str | None
-    subscriptions: list[tuple[str, str | None]]
-
-
-@dataclass(frozen=True)
-class PublishSlot:
-    """What counting a publish found: the connection (``None`` if unknown), and whether
-    the rate limit lets the publish through."""
-
-    connection: ConnectionRecord | None
-    allowed: bool
-
-
 def _record(item: ConnectionModel) -> ConnectionRecord:
     channels = item.channels
     return ConnectionRecord(
@@ -271,11 +214,6 @@ def _record(item: ConnectionModel) -> ConnectionRecord:
 def _kept(item: HistoryModel, now: int) -> bool:
     """Whether a history item is still kept (not just the channel's position)."""
     return bool(item.ttl - POSITION_KEPT_SECONDS > now)
-
-
-def new_epoch() -> str:
-    """A fresh random channel epoch."""
-    return secrets.token_urlsafe(9)
 
 
 class Store:
@@ -314,8 +252,13 @@ class Store:
         Returns its user (from the deleted item, ``None`` if it was already gone) and its
         ``(channel, user)`` subscription pairs. Idempotent: a second delete is harmless.
         """
-        response = ConnectionModel._get_connection().delete_item(
-            connection_id, return_values="ALL_OLD"
+        response = self._connection.dispatch(
+            "DeleteItem",
+            {
+                "TableName": self.settings.connections_table,
+                "Key": {"connectionId": {"S": connection_id}},
+                "ReturnValues": "ALL_OLD",
+            },
         )
         old = response.get("Attributes", {})
         user_id: str | None = old.get("userId", {}).get("S")
@@ -347,12 +290,11 @@ class Store:
             return PublishSlot(self.get_connection(connection_id), allowed=True)
         oldest = f"p{limit - 1}"
         shifts = ["p0 = :w", *(f"p{n} = if_not_exists(p{n - 1}, :none)" for n in range(1, limit))]
-        table = ConnectionModel._get_connection()
         try:
-            response = table.connection.dispatch(
+            response = self._connection.dispatch(
                 "UpdateItem",
                 {
-                    "TableName": table.table_name,
+                    "TableName": self.settings.connections_table,
                     "Key": {"connectionId": {"S": connection_id}},
                     "UpdateExpression": "SET " + ", ".join(shifts),
                     "ConditionExpression": (
@@ -367,7 +309,7 @@ class Store:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if _error_code(exc) != CONDITION_FAILED:
                 raise
             return PublishSlot(self.get_connection(connection_id), allowed=False)
         return PublishSlot(_record(ConnectionModel.from_raw_data(response["Attributes"])), True)
@@ -503,14 +445,23 @@ class Store:
         self, channel: str, user_id: str, connection_id: str, data: str | None, expires_at: int
     ) -> bool:
         """Count a connection of ``user_id`` on ``channel``; ``True`` if the user was absent."""
-        actions = [
-            PresenceModel.connections.add({connection_id}),
-            PresenceModel.ttl.set(expires_at),
-        ]
+        update = "ADD #c :c SET #t = :t"
+        values: dict[str, Any] = {":c": {"SS": [connection_id]}, ":t": {"N": str(expires_at)}}
+        names = {"#c": "connections", "#t": "ttl"}
         if data is not None:
-            actions.append(PresenceModel.data.set(data))
-        response = PresenceModel._get_connection().update_item(
-            channel, user_id, actions=actions, return_values="UPDATED_OLD"
+            update += ", #d = :d"
+            values[":d"] = {"S": data}
+            names["#d"] = "data"
+        response = self._connection.dispatch(
+            "UpdateItem",
+            {
+                "TableName": self.settings.presence_table,
+                "Key": {"channel": {"S": channel}, "userId": {"S": user_id}},
+                "UpdateExpression": update,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ReturnValues": "UPDATED_OLD",
+            },
         )
         old = response.get("Attributes", {}).get("connections", {}).get("SS", [])
         return not old
@@ -518,15 +469,23 @@ class Store:
     def presence_leave(self, channel: str, user_id: str, connection_id: str) -> bool:
         """Remove one connection of ``user_id``; ``True`` if it was the user's last."""
         try:
-            response = PresenceModel._get_connection().update_item(
-                channel,
-                user_id,
-                actions=[PresenceModel.connections.delete({connection_id})],
-                condition=PresenceModel.connections.contains(connection_id),
-                return_values="ALL_NEW",
+            response = self._connection.dispatch(
+                "UpdateItem",
+                {
+                    "TableName": self.settings.presence_table,
+                    "Key": {"channel": {"S": channel}, "userId": {"S": user_id}},
+                    "UpdateExpression": "DELETE #c :c",
+                    "ConditionExpression": "contains(#c, :id)",
+                    "ExpressionAttributeNames": {"#c": "connections"},
+                    "ExpressionAttributeValues": {
+                        ":c": {"SS": [connection_id]},
+                        ":id": {"S": connection_id},
+                    },
+                    "ReturnValues": "ALL_NEW",
+                },
             )
-        except UpdateError as exc:
-            if _conditional_failed(exc):
+        except ClientError as exc:
+            if _error_code(exc) == CONDITION_FAILED:
                 return False  # already gone: its leave was announced before
             raise
         if response.get("Attributes", {}).get("connections", {}).get("SS"):
