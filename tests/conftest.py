@@ -38,7 +38,7 @@ os.environ.update(
         "WS_SECRET": SECRET,
         "MANAGEMENT_ENDPOINT": MANAGEMENT_ENDPOINT,
         # ManagementApiFake hooks botocore: these tests take the boto3 path; both engines
-        # run over real HTTP in tests/unit/test_delivery.py.
+        # run over real HTTP in tests/unit/switchboard/test_delivery.py.
         "DELIVERY_ENGINE": "boto3",
         "CONNECTIONS_TABLE": "connections",
         "SUBSCRIPTIONS_TABLE": "subscriptions",

@@ -72,7 +72,7 @@ class ManagementApi(Protocol):
 
 
 # The DNS suffix of each AWS partition by its regions' prefix (botocore's endpoints.json,
-# checked against it in tests/unit/test_sender.py); every other region is in a partition
+# checked against it in tests/unit/switchboard/test_sender.py); every other region is in a partition
 # under amazonaws.com (aws, aws-us-gov).
 _DNS_SUFFIXES = (
     ("cn-", "amazonaws.com.cn"),
