@@ -21,6 +21,12 @@ ROOM = "presence-room:1"
 A1, A2, B, C = "A1xxxxxxxxxxxx=", "A2xxxxxxxxxxxx=", "Bxxxxxxxxxxxxx=", "Cxxxxxxxxxxxxx="
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test here runs on both senders: the delivery engine and the boto3 client."""
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ["fast", "boto3"], indirect=True)
+
+
 def events(management: ManagementApiFake, connection_id: str) -> list[tuple[str, str]]:
     return [
         (f["type"], f["user"])
