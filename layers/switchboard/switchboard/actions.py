@@ -27,7 +27,7 @@ from switchboard.errors import (
     translate,
 )
 from switchboard.protocol import Frame
-from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime
+from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime, Resume
 from switchboard.router import Route, Router
 from switchboard.sender import ManagementApi
 from switchboard.storage import ConnectionRecord
@@ -106,7 +106,7 @@ def subscribe(request: Request) -> dict[str, Any]:
     since = protocol.optional_count(request.frame.fields.get("since"), "since")
     epoch = _optional_str(request.frame.fields, "epoch")
     rewind = _rewind(request.frame.fields, since)
-    result = request.realtime.subscribe(request.sender, channel, since, epoch, rewind)
+    result = request.realtime.subscribe(request.sender, channel, Resume(since, epoch, rewind))
     return protocol.ack(request.frame.id, **result.as_dict())
 
 

@@ -24,9 +24,11 @@ from switchboard.forgetting import Forgetting
 from switchboard.presence import PresenceChannels
 from switchboard.publisher import Publisher, PublishResult
 from switchboard.recovery import (
+    FROM_NOW,
     HISTORY_PAGE_DEFAULT,
     HISTORY_PAGE_MAX,
     Recovery,
+    Resume,
     Send,
     Subscribed,
     history_page,
@@ -38,6 +40,7 @@ __all__ = [
     "HISTORY_PAGE_MAX",
     "PublishResult",
     "Realtime",
+    "Resume",
     "Subscribed",
 ]
 
@@ -91,16 +94,11 @@ class Realtime:
         return self.forgetting.deliver(connection_ids, data)
 
     def subscribe(
-        self,
-        connection: ConnectionRecord,
-        channel: str,
-        since: int | None = None,
-        epoch: str | None = None,
-        rewind: int | None = None,
+        self, connection: ConnectionRecord, channel: str, resume: Resume = FROM_NOW
     ) -> Subscribed:
         """Subscribe (recovering with ``since``, rewinding with ``rewind``); on a presence
         channel, announce the user's ``join``."""
-        result = self.recovery.subscribe(connection, channel, since, epoch, rewind)
+        result = self.recovery.subscribe(connection, channel, resume)
         if self.presence.is_presence(channel):
             frame = self.presence.join(connection, channel)
             if frame is not None:

@@ -43,6 +43,19 @@ Send = Callable[[str, bytes], None]
 
 
 @dataclass(frozen=True)
+class Resume:
+    """Where a subscribe starts: after ``since`` (of ``epoch``), the last ``rewind`` kept
+    messages, or (all ``None``) from now on."""
+
+    since: int | None = None
+    epoch: str | None = None
+    rewind: int | None = None
+
+
+FROM_NOW = Resume()  # a plain subscribe
+
+
+@dataclass(frozen=True)
 class Subscribed:
     """The outcome of a subscribe: the position the client resumes from."""
 
@@ -84,15 +97,11 @@ class Recovery:
         self.sleep = sleep
 
     def subscribe(
-        self,
-        connection: ConnectionRecord,
-        channel: str,
-        since: int | None = None,
-        epoch: str | None = None,
-        rewind: int | None = None,
+        self, connection: ConnectionRecord, channel: str, resume: Resume = FROM_NOW
     ) -> Subscribed:
         """Subscribe; with ``since``, replay what was missed or say it cannot; with
         ``rewind`` (never with ``since``), first send the last ``rewind`` kept messages."""
+        since, epoch, rewind = resume.since, resume.epoch, resume.rewind
         result = None
         if since is not None:
             result = self._recover(connection, channel, since, epoch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from switchboard.errors import ChannelBusyError, PayloadTooLargeError
+from switchboard.realtime import Resume
 from tests.unit.switchboard.fakes import (
     ENDPOINT,
     Clock,
@@ -56,7 +57,7 @@ def test_a_resume_replays_what_was_missed_then_goes_live() -> None:
         realtime.publish(ROOM, n, "carol")
     alice = open_connection(box, "A=")
     epoch = box.store.channel_position(ROOM, int(box.clock())).epoch
-    result = realtime.subscribe(alice, ROOM, since=1, epoch=epoch)
+    result = realtime.subscribe(alice, ROOM, Resume(since=1, epoch=epoch))
     assert result.as_dict() == {"channel": ROOM, "epoch": epoch, "seq": 4, "recovered": True}
     assert [m["seq"] for m in sender.of_type("A=", "message")] == [2, 3, 4]
     realtime.publish(ROOM, "live", "carol")
@@ -70,9 +71,9 @@ def test_a_resume_past_the_retention_or_epoch_is_not_recovered_and_replays_nothi
     for n in range(3):
         realtime.publish(ROOM, n, "carol")
     alice = open_connection(box, "A=")
-    assert realtime.subscribe(alice, ROOM, since=1, epoch="other").recovered is False
+    assert realtime.subscribe(alice, ROOM, Resume(since=1, epoch="other")).recovered is False
     clock.now += box.settings.history_retention_seconds + 1
-    assert realtime.subscribe(alice, ROOM, since=1).recovered is False
+    assert realtime.subscribe(alice, ROOM, Resume(since=1)).recovered is False
     assert sender.of_type("A=", "message") == []
 
 
@@ -81,7 +82,7 @@ def test_a_rewind_sends_the_last_kept_messages_up_to_the_count_cap() -> None:
     realtime = box.realtime(ENDPOINT)
     for n in range(6):
         realtime.publish(ROOM, n, "carol")
-    result = realtime.subscribe(open_connection(box, "A="), ROOM, rewind=5)
+    result = realtime.subscribe(open_connection(box, "A="), ROOM, Resume(rewind=5))
     assert (result.seq, result.rewound) == (6, 3)
     assert [m["seq"] for m in sender.of_type("A=", "message")] == [4, 5, 6]
 
