@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -37,8 +40,9 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "Switchboard",
         "WS_SECRET": SECRET,
         "MANAGEMENT_ENDPOINT": MANAGEMENT_ENDPOINT,
-        # ManagementApiFake hooks botocore: these tests take the boto3 path; both engines
-        # run over real HTTP in tests/unit/test_delivery.py.
+        # The environment's sender is the boto3 client, which ManagementApiFake hooks; the
+        # `management` fixture installs the delivery engine (production's default) over HTTP
+        # instead, unless a module parameterizes `engine` with "boto3" as well.
         "DELIVERY_ENGINE": "boto3",
         "CONNECTIONS_TABLE": "connections",
         "SUBSCRIPTIONS_TABLE": "subscriptions",
@@ -117,30 +121,74 @@ class ManagementApiFake:
         self.attempts: Counter[str] = Counter()
         self.deleted: list[str] = []
 
+        self._lock = threading.Lock()
+
     def attach(self, client: Any) -> None:
+        """Answer a boto3 client's requests (the boto3 sender's path)."""
         client.meta.events.register("before-send.apigatewaymanagementapi", self._answer)
 
-    def _answer(self, request: Any, **_: Any) -> AWSResponse:
-        method = request.method
-        connection_id = unquote(request.url.rsplit("/@connections/", 1)[1])
-        self.attempts[connection_id] += 1
-        if connection_id in self.gone:
-            return self._error(request.url, 410, "GoneException")
-        if connection_id in self.always_fail:
-            return self._error(request.url, 500, "InternalServerError")
-        if connection_id in self.throttle_once and self.attempts[connection_id] == 1:
-            return self._error(request.url, 429, "LimitExceededException")
-        if method == "DELETE":
-            self.deleted.append(connection_id)
-        else:
-            self.frames[connection_id].append(json.loads(request.body))
-        return AWSResponse(request.url, 200, {}, _Raw(b""))
+    def respond(self, method: str, url: str, body: bytes | None) -> tuple[int, str | None]:
+        """The status (and error code) API Gateway would answer; records what was sent."""
+        connection_id = unquote(url.rsplit("/@connections/", 1)[1])
+        with self._lock:
+            self.attempts[connection_id] += 1
+            if connection_id in self.gone:
+                return 410, "GoneException"
+            if connection_id in self.always_fail:
+                return 500, "InternalServerError"
+            if connection_id in self.throttle_once and self.attempts[connection_id] == 1:
+                return 429, "LimitExceededException"
+            if method == "DELETE":
+                self.deleted.append(connection_id)
+            else:
+                self.frames[connection_id].append(json.loads(body or b""))
+        return 200, None
 
-    @staticmethod
-    def _error(url: str, status: int, code: str) -> AWSResponse:
+    def _answer(self, request: Any, **_: Any) -> AWSResponse:
+        status, code = self.respond(request.method, request.url, request.body)
+        if code is None:
+            return AWSResponse(request.url, status, {}, _Raw(b""))
         body = json.dumps({"message": code}).encode()
         headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json"}
-        return AWSResponse(url, status, headers, _Raw(body))
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+    @contextlib.contextmanager
+    def serve(self) -> Iterator[str]:
+        """Answer over real HTTP/1.1 on 127.0.0.1 (the delivery engine's path); yields the
+        endpoint's URL."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                status, code = fake.respond(self.command, self.path, body)
+                payload = json.dumps({"message": code}).encode() if code else b""
+                self.send_response(status)
+                if code:
+                    self.send_header("x-amzn-ErrorType", code)
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = do_DELETE = _handle
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/dev"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
 
     def replies(self, connection_id: str) -> list[dict[str, Any]]:
         """Frames sent to a connection."""
@@ -170,13 +218,43 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def management(aws: None) -> ManagementApiFake:
-    """The Management API fake attached to the container's sender."""
-    from switchboard import services
+def engine(request: pytest.FixtureRequest) -> str:
+    """The container's Management API sender: the delivery engine (``fast``, the default),
+    or ``boto3`` where a module parameterizes it (``indirect=True``)."""
+    value: str = getattr(request, "param", "fast")
+    return value
+
+
+@pytest.fixture
+def management(aws: None, engine: str) -> Iterator[ManagementApiFake]:
+    """The Management API fake behind the container's sender: over HTTP on 127.0.0.1 for
+    the delivery engine, or hooked into botocore for the boto3 client."""
+    import dataclasses
+
+    from switchboard import container
+    from switchboard.delivery import DeliveryEngine
 
     fake = ManagementApiFake()
-    fake.attach(services.sender(MANAGEMENT_ENDPOINT)._client)
-    return fake
+    box = container.current()
+    if engine == "boto3":
+        fake.attach(box.sender(MANAGEMENT_ENDPOINT)._client)  # type: ignore[attr-defined]
+        yield fake
+        return
+    with fake.serve() as url:
+        engines: list[DeliveryEngine] = []
+
+        def new_sender(settings: Any, _endpoint: str) -> DeliveryEngine:
+            engines.append(
+                DeliveryEngine(url, settings.region, pool_size=settings.fanout_concurrency)
+            )
+            return engines[-1]
+
+        container.install(dataclasses.replace(box, new_sender=new_sender))
+        try:
+            yield fake
+        finally:
+            for each in engines:
+                each.shutdown()
 
 
 @pytest.fixture
@@ -196,6 +274,20 @@ def ddb_calls(aws: None) -> Iterator[list[str]]:
         yield calls
     finally:
         Connection._make_api_call = original  # type: ignore[method-assign]
+
+
+def rewire(*, clock: Any = None, **settings: Any) -> Any:
+    """Install a copy of this process's container with another clock and/or settings
+    (the same store and Management API client); returns its realtime for the endpoint."""
+    import dataclasses
+
+    from switchboard import container
+
+    box = container.current()
+    changes: dict[str, Any] = {"settings": dataclasses.replace(box.settings, **settings)}
+    if clock is not None:
+        changes["clock"] = clock
+    return container.install(dataclasses.replace(box, **changes)).realtime(MANAGEMENT_ENDPOINT)
 
 
 class FakeLambdaContext:

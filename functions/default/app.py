@@ -1,33 +1,23 @@
-"""``$default``: the JSON protocol (subscribe, unsubscribe, publish, ping)."""
+"""``$default``: the JSON protocol (subscribe, unsubscribe, publish, history, presence, ping)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent, event_source
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from switchboard import services
-from switchboard.telemetry import metrics
-from switchboard.tracing import handler_tracer
+from switchboard.container import Container
+from switchboard.handlers import LambdaApp
 
-logger = Logger()
-tracer = handler_tracer()  # no X-Ray SDK import when tracing is off
-copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
-services.settings()
+app = LambdaApp()
+logger = app.logger
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-@event_source(data_class=APIGatewayWebSocketEvent)
-def lambda_handler(event: APIGatewayWebSocketEvent, context: LambdaContext) -> dict[str, Any]:
+@app.websocket
+def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str, Any]:
     """Answer one client frame; the reply is posted back to the connection."""
     request = event.request_context
-    logger.append_keys(connection_id=request.connection_id)
-    handler = services.message_handler(services.endpoint_for(request.api_id, request.stage))
+    handler = box.message_handler(box.endpoint_for(request.api_id, request.stage))
     reply = handler.handle(
         request.connection_id,
         event.decoded_body,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -20,26 +18,30 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard import services
-from switchboard.telemetry import metrics, record_batch
+from switchboard.container import Container
+from switchboard.handlers import LambdaApp
+from switchboard.telemetry import record_batch
 
-logger = Logger()
-copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
+app = LambdaApp(traced=False)
+logger = app.logger
 processor = BatchProcessor(event_type=EventType.SQS)
-services.settings()
 
 
-def record_handler(record: SQSRecord) -> None:
+def deliver_batch(record: SQSRecord, box: Container) -> None:
     """Deliver one queued batch; raising reports this record alone as failed."""
-    report = services.batch_worker().handle(record.body)
+    report = box.batch_worker().handle(record.body)
     logger.info("batch delivered", extra=report.as_dict())
     record_batch(report)
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+@app.raw
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, box: Container
+) -> PartialItemFailureResponse:
     """Deliver every record of an SQS batch; answer which ones SQS should retry."""
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=lambda record: deliver_batch(record, box),
+        processor=processor,
+        context=context,
     )

@@ -3,7 +3,8 @@
 
 The HTTP API has exactly these routes and names the matched one in ``routeKey``
 (with ``userId`` in ``pathParameters``), so the handler dispatches on it directly
-rather than loading a path-matching resolver on the cold path.
+rather than loading a path-matching resolver on the cold path. Errors are answered
+through :func:`switchboard.errors.translate`, the table every edge uses.
 """
 
 from __future__ import annotations
@@ -13,30 +14,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchboard import server_publish, services
-from switchboard.errors import AuthError, ForbiddenError, ProtocolError
-from switchboard.telemetry import metrics
-from switchboard.tracing import handler_tracer
+from switchboard import server_publish
+from switchboard.container import Container
+from switchboard.errors import translate
+from switchboard.handlers import LambdaApp
 
-logger = Logger()
-tracer = handler_tracer()  # no X-Ray SDK import when tracing is off
-copy_config_to_registered_loggers(source_logger=logger, include={"switchboard"})
-services.settings()
+app = LambdaApp()
+logger = app.logger
 
-STATUS = {
-    "bad_request": 400,
-    "forbidden": 403,
-    "conflict": 409,
-    "payload_too_large": 413,
-    "rate_limited": 429,
-    "unknown_action": 404,
-    "internal": 500,
-}
+Route = Callable[[APIGatewayProxyEventV2, LambdaContext, Container], dict[str, Any]]
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -47,13 +36,9 @@ def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _error(status: int, code: str, message: str) -> dict[str, Any]:
-    return _response(status, {"code": code, "message": message})
-
-
-def _caller(event: APIGatewayProxyEventV2) -> server_publish.Caller:
+def _caller(event: APIGatewayProxyEventV2, box: Container) -> server_publish.Caller:
     """The backend that sent the request (401/403 otherwise), named in the log lines."""
-    caller = server_publish.authorize(event.headers, services.verifier_source().get())
+    caller = server_publish.authorize(event.headers, box.verifier())
     logger.append_keys(user_id=caller.name)
     return caller
 
@@ -61,11 +46,13 @@ def _caller(event: APIGatewayProxyEventV2) -> server_publish.Caller:
 def _serve(
     event: APIGatewayProxyEventV2,
     context: LambdaContext,
+    box: Container,
+    *,
     route: str,
     user_id: str | None,
-    run: Callable[[Any, dict[str, Any]], dict[str, Any]],
+    run: Callable[[server_publish.Caller, dict[str, Any]], dict[str, Any]],
 ) -> dict[str, Any]:
-    caller = _caller(event)
+    caller = _caller(event, box)
     request = server_publish.parse_json_body(
         server_publish.request_body(event.body, bool(event.is_base64_encoded))
     )
@@ -80,69 +67,77 @@ def _serve(
         "key": f"{caller.name}:{route}:{user_id or ''}:{key}",
         "request": {"route": route, "user": user_id, "body": request},
     }
-    runner = services.idempotent_runner()  # Powertools idempotency: loaded on first use
+    runner = box.idempotent_runner()  # Powertools idempotency: loaded on first use
     runner.register(context)
     return runner(operation, action)
 
 
-def publish(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+def publish(
+    event: APIGatewayProxyEventV2, context: LambdaContext, box: Container
+) -> dict[str, Any]:
     """``POST /publish``: one channel, many channels, or a batch."""
-    realtime = services.realtime(services.configured_endpoint())
+    realtime = box.realtime(box.configured_endpoint())
     return _serve(
         event,
         context,
-        "publish",
-        None,
-        lambda caller, request: server_publish.run_publish(realtime, caller, request),
+        box,
+        route="publish",
+        user_id=None,
+        run=lambda caller, request: server_publish.run_publish(realtime, caller, request),
     )
 
 
-def user_messages(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+def user_messages(
+    event: APIGatewayProxyEventV2, context: LambdaContext, box: Container
+) -> dict[str, Any]:
     """``POST /users/{userId}/messages``: every connection of one user."""
     user_id = event.path_parameters.get("userId", "")
-    realtime = services.realtime(services.configured_endpoint())
+    realtime = box.realtime(box.configured_endpoint())
     return _serve(
         event,
         context,
-        "user",
-        user_id,
-        lambda caller, request: server_publish.run_user_message(realtime, caller, user_id, request),
+        box,
+        route="user",
+        user_id=user_id,
+        run=lambda caller, request: server_publish.run_user_message(
+            realtime, caller, user_id, request
+        ),
     )
 
 
-def channel_history(event: APIGatewayProxyEventV2, _context: LambdaContext) -> dict[str, Any]:
+def channel_history(
+    event: APIGatewayProxyEventV2, _context: LambdaContext, box: Container
+) -> dict[str, Any]:
     """``GET /channels/{channel}/history``: a page of history, or ``limit=0``: the position."""
-    caller = _caller(event)
-    realtime = services.realtime(services.configured_endpoint())
+    caller = _caller(event, box)
+    realtime = box.realtime(box.configured_endpoint())
     channel = unquote(event.path_parameters.get("channel", ""))
     return server_publish.read_history(
         realtime, caller, channel, event.query_string_parameters or {}
     )
 
 
-ROUTES: dict[str, Callable[[APIGatewayProxyEventV2, LambdaContext], dict[str, Any]]] = {
+ROUTES: dict[str, Route] = {
     "POST /publish": publish,
     "POST /users/{userId}/messages": user_messages,
     "GET /channels/{channel}/history": channel_history,
 }
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)  # headers hold a credential
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-@event_source(data_class=APIGatewayProxyEventV2)
-def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+@app.http
+def lambda_handler(
+    event: APIGatewayProxyEventV2, context: LambdaContext, box: Container
+) -> dict[str, Any]:
     """Answer the HTTP API request: 200 with the result, or a typed error."""
     route = ROUTES.get(event.route_key)
     if route is None:
-        return _error(404, "not_found", f"no route {event.route_key!r}")
+        return _response(404, {"code": "not_found", "message": f"no route {event.route_key!r}"})
     try:
-        return _response(200, route(event, context))
-    except AuthError as exc:  # 401 for a missing or bad credential
-        return _error(exc.status, "unauthorized", exc.reason)
-    except ProtocolError as exc:  # 400, 403, 409, 413 ...
-        status = 403 if isinstance(exc, ForbiddenError) else STATUS.get(exc.code, 400)
-        return _error(status, exc.code, exc.message)
-    except Exception:  # a bug: one log line with its traceback, and a JSON answer
-        logger.exception("request failed")
-        return _error(500, "internal", "internal error")
+        return _response(200, route(event, context, box))
+    except Exception as exc:  # every error has its answer in one table
+        answer = translate(exc)
+        if not answer.expected:  # a bug: one log line with its traceback, and a JSON answer
+            logger.exception("request failed")
+        return _response(
+            answer.status, {"code": answer.code, "message": answer.message or "internal error"}
+        )

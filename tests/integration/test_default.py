@@ -28,6 +28,12 @@ from tests.conftest import (
 ME = "Fz1xWfAGIAMCKsA="
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test here runs on both senders: the delivery engine and the boto3 client."""
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ["fast", "boto3"], indirect=True)
+
+
 def send(body: Any, *, connection_id: str = ME, ctx: Any = None) -> None:
     send_frame(connection_id, body, ctx)
 

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from switchboard.store import ConnectionModel, SubscriptionModel
 from tests.conftest import ManagementApiFake, connect, send_frame
 
 PUBLISHER = "PUBLISHERxxxxxx="
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test here runs on both senders: the delivery engine and the boto3 client."""
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ["fast", "boto3"], indirect=True)
 
 
 def test_gone_are_pruned_throttled_retried_live_get_it_once(

@@ -366,7 +366,7 @@ def test_the_secret_is_read_with_what_the_secrets_manager_deploy_grants(
 def test_jwks_connects_with_what_the_jwks_deploy_grants(
     recorder: Recorder, no_local_secret: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.unit.test_auth import RSA_KEY, serve_jwks
+    from tests.unit.switchboard.test_auth import RSA_KEY, serve_jwks
 
     with serve_jwks() as url:
         monkeypatch.setenv("JWKS_URL", url)

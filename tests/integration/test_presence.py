@@ -12,12 +12,19 @@ from tests.conftest import (
     ManagementApiFake,
     connect,
     disconnect,
+    rewire,
     send_frame,
 )
 from tests.integration.test_recovery import frames
 
 ROOM = "presence-room:1"
 A1, A2, B, C = "A1xxxxxxxxxxxx=", "A2xxxxxxxxxxxx=", "Bxxxxxxxxxxxxx=", "Cxxxxxxxxxxxxx="
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test here runs on both senders: the delivery engine and the boto3 client."""
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ["fast", "boto3"], indirect=True)
 
 
 def events(management: ManagementApiFake, connection_id: str) -> list[tuple[str, str]]:
@@ -98,14 +105,13 @@ def test_expired_members_do_not_linger(
 ) -> None:
     realtime = services.realtime(MANAGEMENT_ENDPOINT)
     later = realtime.clock() + 10 * 3600  # past every connection's two-hour TTL
-    monkeypatch.setattr(realtime, "clock", lambda: later)
+    rewire(clock=lambda: later)
     send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     assert frames(room, B)[-1]["members"] == []
 
 
 def test_member_list_is_capped(room: ManagementApiFake, monkeypatch: pytest.MonkeyPatch) -> None:
-    realtime = services.realtime(MANAGEMENT_ENDPOINT)
-    monkeypatch.setattr(realtime, "settings", services.settings().__class__(presence_max_members=2))
+    rewire(presence_max_members=2)
     for n, cid in enumerate(["P1xxxxxxxxxxxx=", "P2xxxxxxxxxxxx="]):
         connect(cid, f"user{n}")
         send_frame(cid, {"action": "subscribe", "channel": ROOM})
@@ -143,11 +149,9 @@ def test_expired_entries_neither_shorten_the_list_nor_hide_the_cap(
         PresenceModel(ROOM, f"a-expired-{n}", connections={"Xx="}, ttl=1).save()
     connect(A1, "alice")
     send_frame(A1, {"action": "subscribe", "channel": ROOM})
-    realtime = services.realtime(MANAGEMENT_ENDPOINT)
-    settings = services.settings().__class__
-    monkeypatch.setattr(realtime, "settings", settings(presence_max_members=2))
+    rewire(presence_max_members=2)
     send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     assert sorted(m["user"] for m in frames(room, B)[-1]["members"]) == ["alice", "bob"]
-    monkeypatch.setattr(realtime, "settings", settings(presence_max_members=1))
+    rewire(presence_max_members=1)
     send_frame(B, {"action": "presence", "channel": ROOM, "id": "m"})
     assert frames(room, B)[-1]["code"] == "payload_too_large"

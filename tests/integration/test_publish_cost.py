@@ -16,6 +16,7 @@ from tests.conftest import (
     MANAGEMENT_ENDPOINT,
     ManagementApiFake,
     connect,
+    rewire,
     send_frame,
 )
 
@@ -164,7 +165,7 @@ def test_the_position_outlives_the_kept_messages_then_a_new_epoch_continues_the_
     retention = services.settings().history_retention_seconds
 
     def subscribe_since_3(at: float) -> dict[str, Any]:
-        monkeypatch.setattr(realtime, "clock", lambda: at)
+        rewire(clock=lambda: at)
         send_frame(
             BOB, {"action": "subscribe", "channel": "room:a", "since": 3, "epoch": epoch, "id": "r"}
         )
@@ -188,8 +189,7 @@ def test_the_position_outlives_the_kept_messages_then_a_new_epoch_continues_the_
 def test_history_pages_stop_at_the_count_cap(
     two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    realtime = services.realtime(MANAGEMENT_ENDPOINT)
-    monkeypatch.setattr(realtime, "settings", Settings(history_size=3))
+    rewire(history_size=3)
     for n in range(6):
         _publish(n)
     send_frame(BOB, {"action": "history", "channel": "room:a", "limit": 10, "id": "h"})

@@ -13,6 +13,7 @@ from tests.conftest import (
     ManagementApiFake,
     connect,
     disconnect,
+    rewire,
     send_frame,
 )
 
@@ -79,7 +80,7 @@ def test_publishes_racing_the_replay_are_neither_lost_nor_doubled(
     for n in range(5):
         send_frame(BOB, {"action": "publish", "channel": "room:race", "data": n})
     connect(ALICE_2, "alice")
-    original_send = realtime.send
+    original_send = realtime.recovery.send
     racing = {"left": 3}
 
     def send_and_race(connection_id: str, data: bytes) -> None:
@@ -90,11 +91,11 @@ def test_publishes_racing_the_replay_are_neither_lost_nor_doubled(
                 BOB, {"action": "publish", "channel": "room:race", "data": f"race {racing['left']}"}
             )
 
-    realtime.send = send_and_race
+    realtime.recovery.send = send_and_race
     try:
         send_frame(ALICE_2, {"action": "subscribe", "channel": "room:race", "since": 2, "id": "r"})
     finally:
-        realtime.send = original_send
+        realtime.recovery.send = original_send
     for n in range(2):
         send_frame(BOB, {"action": "publish", "channel": "room:race", "data": f"after {n}"})
 
@@ -111,7 +112,7 @@ def test_since_older_than_the_retention_is_not_recovered(
     for n in range(3):
         send_frame(BOB, {"action": "publish", "channel": "room:old", "data": n})
     day_later = realtime.clock() + services.settings().history_retention_seconds + 1
-    monkeypatch.setattr(realtime, "clock", lambda: day_later)
+    rewire(clock=lambda: day_later)
     connect(ALICE_2, "alice")
     send_frame(ALICE_2, {"action": "subscribe", "channel": "room:old", "since": 1, "id": "r"})
     assert messages(two, ALICE_2) == []
@@ -135,8 +136,7 @@ def test_a_stale_epoch_is_not_recovered(two: ManagementApiFake) -> None:
 def test_beyond_the_count_cap_is_not_recovered_and_never_partial(
     two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    realtime = services.realtime(MANAGEMENT_ENDPOINT)
-    monkeypatch.setattr(realtime, "settings", services.settings().__class__(history_size=3))
+    rewire(history_size=3)
     for n in range(6):
         send_frame(BOB, {"action": "publish", "channel": "room:cap", "data": n})
     send_frame(ALICE_1, {"action": "subscribe", "channel": "room:cap", "since": 1, "id": "r"})

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from switchboard import services
-from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake, connect, send_frame
+from tests.conftest import MANAGEMENT_ENDPOINT, ManagementApiFake, connect, rewire, send_frame
 from tests.integration.test_recovery import ALICE_1, BOB, frames, messages
 
 
@@ -60,15 +60,14 @@ def test_rewind_beyond_what_is_kept_sends_all_kept(two: ManagementApiFake) -> No
 def test_rewind_stops_at_the_count_cap_and_the_retention(
     two: ManagementApiFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    realtime = services.realtime(MANAGEMENT_ENDPOINT)
-    monkeypatch.setattr(realtime, "settings", services.settings().__class__(history_size=3))
+    realtime = rewire(history_size=3)
     publish("room:cap", 6)
     send_frame(ALICE_1, {"action": "subscribe", "channel": "room:cap", "rewind": 5, "id": "s"})
     assert [m["seq"] for m in messages(two, ALICE_1)] == [4, 5, 6]  # 1..3 fell out of the cap
     assert frames(two, ALICE_1)[-1]["rewound"] == 3
 
     day_later = realtime.clock() + services.settings().history_retention_seconds + 1
-    monkeypatch.setattr(realtime, "clock", lambda: day_later)
+    rewire(clock=lambda: day_later)
     send_frame(ALICE_1, {"action": "subscribe", "channel": "room:cap", "rewind": 5, "id": "t"})
     ack = frames(two, ALICE_1)[-1]
     assert (ack["id"], ack["seq"], ack["rewound"]) == ("t", 6, 0)
@@ -133,7 +132,7 @@ def test_publishes_racing_the_rewind_are_delivered_once_in_order(
 ) -> None:
     realtime = services.realtime(MANAGEMENT_ENDPOINT)
     publish("room:race", 6)
-    original_send = realtime.send
+    original_send = realtime.recovery.send
     racing = {"left": 3}
 
     def send_and_race(connection_id: str, data: bytes) -> None:
@@ -142,11 +141,11 @@ def test_publishes_racing_the_rewind_are_delivered_once_in_order(
             racing["left"] -= 1  # another publisher gets in while the rewind is sent
             send_frame(BOB, {"action": "publish", "channel": "room:race", "data": "race"})
 
-    realtime.send = send_and_race
+    realtime.recovery.send = send_and_race
     try:
         send_frame(ALICE_1, {"action": "subscribe", "channel": "room:race", "rewind": 4, "id": "s"})
     finally:
-        realtime.send = original_send
+        realtime.recovery.send = original_send
     publish("room:race", 2, prefix="after")
 
     got = frames(two, ALICE_1)

@@ -23,14 +23,14 @@ from switchboard.errors import (
     DeliveryError,
     ForbiddenError,
     PayloadTooLargeError,
-    ProtocolError,
     RateLimitedError,
+    translate,
 )
 from switchboard.protocol import Frame
-from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime
+from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtime, Resume
 from switchboard.router import Route, Router
-from switchboard.sender import Sender
-from switchboard.store import ConnectionRecord
+from switchboard.sender import ManagementApi
+from switchboard.storage import ConnectionRecord
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def subscribe(request: Request) -> dict[str, Any]:
     since = protocol.optional_count(request.frame.fields.get("since"), "since")
     epoch = _optional_str(request.frame.fields, "epoch")
     rewind = _rewind(request.frame.fields, since)
-    result = request.realtime.subscribe(request.sender, channel, since, epoch, rewind)
+    result = request.realtime.subscribe(request.sender, channel, Resume(since, epoch, rewind))
     return protocol.ack(request.frame.id, **result.as_dict())
 
 
@@ -172,7 +172,7 @@ class MessageHandler:
         self,
         *,
         realtime: Realtime,
-        sender: Sender,
+        sender: ManagementApi,
         settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -245,11 +245,12 @@ class MessageHandler:
                 now_ms=now_ms,
             )
             return route.handler(request)
-        except ProtocolError as exc:
-            return protocol.error(frame_id or protocol.peek_id(body), exc.code, exc.message)
-        except Exception:
-            logger.exception("action failed")
-            return _internal(frame_id or protocol.peek_id(body))
+        except Exception as exc:  # every error has its answer in one table
+            answer = translate(exc)
+            if answer.message is None:
+                logger.exception("action failed")
+                return _internal(frame_id or protocol.peek_id(body))
+            return protocol.error(frame_id or protocol.peek_id(body), answer.code, answer.message)
 
     def _reply(self, connection_id: str, payload: bytes) -> None:
         try:

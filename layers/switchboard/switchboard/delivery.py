@@ -13,7 +13,8 @@ handler) rather than on the wire. This engine makes the same signed request with
 * credentials from botocore's provider chain (the Lambda environment's key, secret and
   session token; refreshable credentials refresh themselves), frozen once per post.
 
-Outcomes are those of :class:`switchboard.sender.Sender`: 410 raises
+Outcomes are those of :class:`switchboard.sender.Boto3Sender` (one table,
+:func:`switchboard.sender.delivery_failure`): 410 raises
 :exc:`ConnectionGoneError`; throttling (429), 5xx and transport errors raise a
 retryable :exc:`DeliveryError`; 403 and 413 a final one. Retries with backoff are the
 fan-out's (:mod:`switchboard.fanout`), as with the boto3 sender.
@@ -41,19 +42,14 @@ from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError
 
 from switchboard.errors import ConnectionGoneError, DeliveryError
-from switchboard.sender import RETRYABLE_CODES, Sender
+from switchboard.sender import delivery_failure
 
 if TYPE_CHECKING:
+    from switchboard.fanout import PostMany
     from switchboard.multiplex import Multiplexer, Request
 
 SERVICE = "execute-api"
 EMPTY_SHA256 = sha256(b"").hexdigest()
-CODES_BY_STATUS = {
-    403: "ForbiddenException",
-    410: "GoneException",
-    413: "PayloadTooLargeException",
-    429: "LimitExceededException",
-}
 
 
 class CredentialSource(Protocol):
@@ -176,8 +172,9 @@ class _Clock:
         return self._stamp
 
 
-class DeliveryEngine(Sender):
-    """A :class:`Sender` that posts through one signed keep-alive urllib3 pool."""
+class DeliveryEngine:
+    """A :class:`~switchboard.sender.ManagementApi` that posts through one signed
+    keep-alive urllib3 pool, and fans out on one thread (:meth:`post_many`)."""
 
     def __init__(
         self,
@@ -249,7 +246,7 @@ class DeliveryEngine(Sender):
         self._multiplexer_lock = threading.Lock()
 
     @classmethod
-    def for_endpoint(cls, endpoint: str, region: str, pool_size: int = 32) -> Sender:
+    def for_endpoint(cls, endpoint: str, region: str, pool_size: int = 32) -> DeliveryEngine:
         """The container's engine for ``endpoint`` (its pool is created once)."""
         return engine_for(endpoint, region, pool_size)
 
@@ -333,6 +330,10 @@ class DeliveryEngine(Sender):
         """Send one frame; raises :exc:`ConnectionGoneError` or :exc:`DeliveryError`."""
         self._request("POST", connection_id, data)
 
+    def posts_in_flight(self) -> PostMany:
+        """:meth:`post_many`: the fan-out keeps its posts in flight on one thread."""
+        return self.post_many
+
     def close(self, connection_id: str) -> None:
         """Close a connection from the server side (harmless if already gone)."""
         try:
@@ -360,15 +361,11 @@ _engines_lock = threading.Lock()
 
 
 def _check(connection_id: str, status: int, header: Callable[[str], str | None]) -> None:
-    """Raise what a Management API answer means: 410 gone, other errors with their code."""
+    """Raise what a Management API answer means (:func:`~switchboard.sender.delivery_failure`)."""
     if status < 300:
         return
-    if status == 410:
-        raise ConnectionGoneError(connection_id)
     error_type = header("x-amzn-errortype") or ""
-    code = error_type.split(":", 1)[0] or CODES_BY_STATUS.get(status, str(status))
-    retryable = code in RETRYABLE_CODES or status == 429 or status >= 500
-    raise DeliveryError(connection_id, code, retryable=retryable)
+    raise delivery_failure(connection_id, status, error_type.split(":", 1)[0] or None)
 
 
 def engine_for(endpoint: str, region: str, pool_size: int = 32) -> DeliveryEngine:

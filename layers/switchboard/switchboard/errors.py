@@ -15,10 +15,16 @@
             * :exc:`ChannelBusyError` - a channel's next ``seq`` kept being taken first
     * :exc:`ConnectionGoneError` - the Management API answered 410 for a connection
     * :exc:`DeliveryError` - a post failed; :attr:`retryable` for throttling and 5xx
+
+Every edge answers an error the same way: :func:`translate` walks the error's class
+hierarchy (its MRO) through one table, :data:`STATUS_BY_ERROR`, to the HTTP status
+(``$connect`` and the HTTP API) and the code (an ``error`` frame and the HTTP body). An
+error the table does not name is a bug: ``internal``, 500, and a generic message.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -41,11 +47,13 @@ class SwitchboardError(Exception):
 class ConfigurationError(SwitchboardError):
     """The deployment's settings cannot work; raised when the container starts."""
 
+    refusal = Refusal.MISCONFIGURED
+
 
 class AuthError(SwitchboardError):
     """``$connect`` refuses the handshake with :attr:`status`."""
 
-    status = 401
+    code = "unauthorized"
     refusal = Refusal.INVALID_TOKEN
 
     def __init__(self, reason: str, *, refusal: Refusal | None = None) -> None:
@@ -54,24 +62,30 @@ class AuthError(SwitchboardError):
         if refusal is not None:
             self.refusal = refusal
 
+    @property
+    def message(self) -> str:
+        """What the client is told (the refusal's reason)."""
+        return self.reason
+
+    @property
+    def status(self) -> int:
+        """The handshake's (or the HTTP API's) status, from :data:`STATUS_BY_ERROR`."""
+        return translate(self).status
+
 
 class UnauthorizedError(AuthError):
     """The token is missing, malformed, badly signed, expired or not yet valid."""
-
-    status = 401
 
 
 class ForbiddenOriginError(AuthError):
     """The request's Origin is not in the allowlist."""
 
-    status = 403
     refusal = Refusal.ORIGIN
 
 
 class TokenReplayedError(AuthError):
     """A single-use token (with ``jti``) was presented a second time."""
 
-    status = 403
     refusal = Refusal.REPLAYED
 
 
@@ -141,3 +155,45 @@ class DeliveryError(SwitchboardError):
         self.connection_id = connection_id
         self.code = code
         self.retryable = retryable
+
+
+# The one error table: the HTTP status of each error class, found along its MRO.
+STATUS_BY_ERROR: dict[type[Exception], int] = {
+    AuthError: 401,
+    ForbiddenOriginError: 403,
+    TokenReplayedError: 403,
+    ProtocolError: 500,  # its code is "internal"
+    BadRequestError: 400,
+    UnknownActionError: 404,
+    ForbiddenError: 403,
+    ConflictError: 409,
+    PayloadTooLargeError: 413,
+    RateLimitedError: 429,
+}
+INTERNAL_STATUS = 500
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """How an edge answers an error: ``message`` is ``None`` for a bug (the edge says
+    something generic and logs the traceback), else what the client is told."""
+
+    status: int
+    code: str
+    message: str | None
+
+    @property
+    def expected(self) -> bool:
+        """Whether the error is the client's (an answer), not a bug (a traceback)."""
+        return self.message is not None
+
+
+def translate(exc: BaseException) -> ErrorAnswer:
+    """The answer to ``exc``: the status of the nearest class in :data:`STATUS_BY_ERROR`
+    along its MRO, its ``code`` and ``message``; ``internal`` (500) for any other error."""
+    for cls in type(exc).__mro__:
+        status = STATUS_BY_ERROR.get(cls)
+        if status is not None:
+            assert isinstance(exc, ProtocolError | AuthError)
+            return ErrorAnswer(status, exc.code, exc.message)
+    return ErrorAnswer(INTERNAL_STATUS, "internal", None)

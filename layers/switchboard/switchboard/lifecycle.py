@@ -1,4 +1,8 @@
-"""The ``$connect`` handshake: Origin, token, single use, and the stored connection."""
+"""The ``$connect`` handshake: Origin, token, single use, and the stored connection.
+
+Owns the handshake's rules; a refusal's status comes from the error table
+(:func:`switchboard.errors.translate`), as every edge's does.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from switchboard.auth import Identity, TokenVerifier, check_origin, find_token
 from switchboard.config import Settings
@@ -16,12 +20,14 @@ from switchboard.errors import (
     Refusal,
     TokenReplayedError,
     UnauthorizedError,
+    translate,
 )
-from switchboard.store import (
+from switchboard.storage import (
     CONNECTION_LIFETIME_SECONDS,
     TTL_MARGIN_SECONDS,
     ConnectionRecord,
-    Store,
+    Connections,
+    SpentTokens,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,13 +67,17 @@ class HandshakeResult:
 _FAILED = HandshakeResult(status=500, headers={}, reason="Internal Server Error")
 
 
+class _ConnectorStore(Connections, SpentTokens, Protocol):
+    """The storage roles a handshake uses."""
+
+
 class Connector:
-    """Verifies handshakes, stores connections, and cleans them up."""
+    """Verifies handshakes and stores the connections it accepts."""
 
     def __init__(
         self,
         *,
-        store: Store,
+        store: _ConnectorStore,
         settings: Settings,
         verifier: Callable[[], TokenVerifier],
         clock: Callable[[], float] = time.time,
@@ -98,16 +108,19 @@ class Connector:
                 identity.jti, identity.expires_at + self.settings.token_leeway_seconds
             ):
                 raise TokenReplayedError("token already used")
-        except AuthError as exc:
-            logger.info("handshake refused", extra={"status": exc.status, "reason": exc.reason})
-            return HandshakeResult(
-                status=exc.status, headers={}, reason=exc.reason, refusal=exc.refusal
+        except (AuthError, ConfigurationError) as exc:
+            answer = translate(exc)
+            if answer.message is None:
+                # e.g. the secret in SSM or Secrets Manager is too short: every handshake
+                # fails until it is fixed, so say exactly why (never the secret itself)
+                logger.error("handshake failed: misconfigured", extra={"reason": str(exc)})
+                return replace(_FAILED, refusal=exc.refusal)
+            logger.info(
+                "handshake refused", extra={"status": answer.status, "reason": answer.message}
             )
-        except ConfigurationError as exc:
-            # e.g. the secret in SSM or Secrets Manager is too short: every handshake fails
-            # until it is fixed, so say exactly why (never the secret itself)
-            logger.error("handshake failed: misconfigured", extra={"reason": str(exc)})
-            return replace(_FAILED, refusal=Refusal.MISCONFIGURED)
+            return HandshakeResult(
+                status=answer.status, headers={}, reason=answer.message, refusal=exc.refusal
+            )
         connected_at_s = handshake.connected_at_ms // 1000
         self.store.put_connection(
             ConnectionRecord(

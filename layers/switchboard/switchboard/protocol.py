@@ -1,8 +1,9 @@
 """The wire protocol: parsing client frames and shaping server frames.
 
 Pure functions on plain values: no I/O, so every rule is tested without sockets.
-Client frames are JSON objects with an ``action``; the server answers with
-``ack``, ``error``, ``pong`` and ``message`` frames (see DESIGN.md, "Frames").
+Client frames are JSON objects with an ``action``; every server frame (``ack``,
+``error``, ``pong``, ``message``, ``direct``, ``join``, ``leave``) is built here (see
+DESIGN.md, "Frames").
 """
 
 from __future__ import annotations
@@ -224,6 +225,43 @@ def message(
         "from": sender,
         "ts": ts,
     }
+
+
+def direct(data: Any, sender: str, ts: int) -> dict[str, Any]:
+    """A ``direct`` frame: a message to every connection of one user."""
+    return {"type": "direct", "data": data, "from": sender, "ts": ts}
+
+
+def presence_join(channel: str, user_id: str, data: Any) -> dict[str, Any]:
+    """A ``join`` frame: ``user_id`` arrived on a presence channel, with its data."""
+    return {"type": "join", "channel": channel, "user": user_id, "data": data}
+
+
+def presence_leave(channel: str, user_id: str) -> dict[str, Any]:
+    """A ``leave`` frame: the last connection of ``user_id`` left a presence channel."""
+    return {"type": "leave", "channel": channel, "user": user_id}
+
+
+def member(user_id: str, data: str | None, connections: int) -> dict[str, Any]:
+    """One entry of a ``presence`` ack's ``members`` (``data`` is the stored JSON text)."""
+    return {
+        "user": user_id,
+        "data": json.loads(data) if data else None,
+        "connections": connections,
+    }
+
+
+def history_page(channel: str, epoch: str | None, seq: int) -> dict[str, Any]:
+    """The fields of a ``history`` ack (and of the HTTP API's page), with no messages yet."""
+    return {"channel": channel, "epoch": epoch, "seq": seq, "messages": [], "next": None}
+
+
+def check_frame_size(encoded: bytes) -> None:
+    """Raise ``payload_too_large`` if an encoded frame exceeds API Gateway's 128 KB."""
+    if len(encoded) > MAX_FRAME_BYTES:
+        raise PayloadTooLargeError(
+            f"the frame would be {len(encoded)} bytes; the limit is {MAX_FRAME_BYTES}"
+        )
 
 
 def check_message_size(channel: str, data: Any, sender: str) -> None:

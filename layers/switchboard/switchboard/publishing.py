@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchboard import services
+from switchboard import container
 from switchboard.channels import validate_channel
 from switchboard.realtime import PublishResult
 
@@ -20,4 +20,5 @@ from switchboard.realtime import PublishResult
 def publish(channel: str, data: Any, *, sender: str = "server") -> PublishResult:
     """Publish ``data`` on ``channel`` as ``sender``; returns its seq and delivery report."""
     validate_channel(channel)
-    return services.realtime(services.configured_endpoint()).publish(channel, data, sender)
+    box = container.current()
+    return box.realtime(box.configured_endpoint()).publish(channel, data, sender)

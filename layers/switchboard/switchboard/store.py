@@ -16,242 +16,55 @@ schema in moto (:func:`create_tables`).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import (
-    BooleanAttribute,
-    ListAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-    UnicodeSetAttribute,
-)
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from switchboard.config import Settings
-
-logger = logging.getLogger(__name__)
-
-CONNECTION_LIFETIME_SECONDS = 2 * 60 * 60
-TTL_MARGIN_SECONDS = 10 * 60
-# How long a channel's position (epoch, seq) outlives its last kept message: its newest
-# history item stays this much longer than it is kept (centrifuge's history meta TTL).
-POSITION_KEPT_SECONDS = 30 * 24 * 60 * 60
-# The publish rate limit's register holds the windows of the last `limit` publishes,
-# modulo this (more seconds than a connection lives: API Gateway closes it after 2 hours).
-RATE_WINDOW_MODULO = 1_000_000
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause in {"ConditionalCheckFailedException", "TransactionCanceledException"}
-
-
-class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):  # type: ignore[no-untyped-call]
-    """Every connection of one user (``POST /users/{id}/messages``)."""
-
-    class Meta:
-        index_name = "byUser"
-        projection = KeysOnlyProjection()
-
-    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
-    connection_id = UnicodeAttribute(range_key=True, attr_name="connectionId")
-
-
-class ConnectionModel(Model):
-    """One open WebSocket connection, written by ``$connect``."""
-
-    class Meta:
-        table_name = "switchboard-connections"
-        region = "us-east-1"
-
-    connection_id = UnicodeAttribute(hash_key=True, attr_name="connectionId")
-    user_id = UnicodeAttribute(attr_name="userId")
-    channels = ListAttribute(of=UnicodeAttribute, null=True)
-    connected_at = NumberAttribute(attr_name="connectedAt")
-    source_ip = UnicodeAttribute(null=True, attr_name="sourceIp")
-    user_agent = UnicodeAttribute(null=True, attr_name="userAgent")
-    presence = UnicodeAttribute(null=True)  # the token's presence data, as JSON
-    ttl = NumberAttribute()
-    # p0, p1, ...: the publish rate limit's register (see Store.take_publish_slot)
-    by_user: ClassVar[ConnectionsByUser] = ConnectionsByUser()
-
-
-class SubscriptionsByConnection(GlobalSecondaryIndex["SubscriptionModel"]):  # type: ignore[no-untyped-call]
-    """Every channel one connection is subscribed to (``$disconnect``, pruning)."""
-
-    class Meta:
-        index_name = "byConnection"
-        projection = IncludeProjection(["userId"])
-
-    connection_id = UnicodeAttribute(hash_key=True, attr_name="connectionId")
-    channel = UnicodeAttribute(range_key=True)
-
-
-class SubscriptionModel(Model):
-    """One connection subscribed to one channel."""
-
-    class Meta:
-        table_name = "switchboard-subscriptions"
-        region = "us-east-1"
-
-    channel = UnicodeAttribute(hash_key=True)
-    connection_id = UnicodeAttribute(range_key=True, attr_name="connectionId")
-    user_id = UnicodeAttribute(null=True, attr_name="userId")
-    # A recovering subscription is `pending` while the history is replayed; then it is
-    # live for messages after `liveFrom` (the replay sent everything up to it).
-    pending = BooleanAttribute(null=True)
-    live_from = NumberAttribute(null=True, attr_name="liveFrom")
-    ttl = NumberAttribute()
-    by_connection: ClassVar[SubscriptionsByConnection] = SubscriptionsByConnection()
-
-
-class HistoryModel(Model):
-    """One published message; the newest of a channel is also the channel's position.
-
-    A message is *kept* (replayed, paged) until ``ttl - POSITION_KEPT_SECONDS`` and while
-    it is among the channel's last ``HistorySize``; the item itself stays until ``ttl``
-    (DynamoDB deletes it then, for free), so a channel's ``epoch`` and ``seq`` outlive its
-    kept messages by ``POSITION_KEPT_SECONDS``.
-    """
-
-    class Meta:
-        table_name = "switchboard-history"
-        region = "us-east-1"
-
-    channel = UnicodeAttribute(hash_key=True)
-    seq = NumberAttribute(range_key=True)
-    epoch = UnicodeAttribute(null=True)
-    frame = UnicodeAttribute()  # the message frame exactly as subscribers got it
-    ttl = NumberAttribute()
-
-
-class PresenceModel(Model):
-    """One user present on a presence channel, with the connections that hold it."""
-
-    class Meta:
-        table_name = "switchboard-presence"
-        region = "us-east-1"
-
-    channel = UnicodeAttribute(hash_key=True)
-    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
-    connections = UnicodeSetAttribute(null=True)
-    data = UnicodeAttribute(null=True)
-    ttl = NumberAttribute()
-
-
-class SpentTokenModel(Model):
-    """A single-use token's ``jti``, kept until the token expires."""
-
-    class Meta:
-        table_name = "switchboard-tokens"
-        region = "us-east-1"
-
-    jti = UnicodeAttribute(hash_key=True)
-    ttl = NumberAttribute()
-
-
-MODELS: tuple[type[Model], ...] = (
+from switchboard.dynamodb_tables import (
+    CONDITION_FAILED,
+    MODELS,
     ConnectionModel,
-    SubscriptionModel,
     HistoryModel,
     PresenceModel,
     SpentTokenModel,
+    SubscriptionModel,
+    bind_models,
+    conditional_failed,
+    create_tables,
+    error_code,
+)
+from switchboard.storage import (
+    POSITION_KEPT_SECONDS,
+    RATE_WINDOW_MODULO,
+    ChannelPosition,
+    ConnectionRecord,
+    DeletedConnection,
+    Member,
+    PublishSlot,
+    Subscriber,
 )
 
+# The models and schema helpers, for code that reads items directly (tests, benchmarks).
+__all__ = [
+    "MODELS",
+    "POSITION_KEPT_SECONDS",
+    "ConnectionModel",
+    "HistoryModel",
+    "PresenceModel",
+    "SpentTokenModel",
+    "Store",
+    "SubscriptionModel",
+    "bind_models",
+    "create_tables",
+]
 
-@dataclass(frozen=True)
-class ConnectionRecord:
-    """What the store knows about a connection."""
-
-    connection_id: str
-    user_id: str
-    capabilities: tuple[str, ...] | None
-    connected_at: int
-    expires_at: int
-    source_ip: str | None = None
-    user_agent: str | None = None
-    presence: str | None = None
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    """A subscription as the fan-out sees it."""
-
-    connection_id: str
-    pending: bool = False
-    live_from: int | None = None
-
-    def receives(self, seq: int) -> bool:
-        """Whether a live message with this ``seq`` goes to this subscriber."""
-        if self.pending:
-            return False
-        return self.live_from is None or seq > self.live_from
-
-
-@dataclass(frozen=True)
-class Member:
-    """A user present on a channel."""
-
-    user_id: str
-    data: str | None
-    connections: int
-
-
-@dataclass(frozen=True)
-class ChannelPosition:
-    """A channel's ``epoch`` (``None`` before its first message) and last ``seq``."""
-
-    epoch: str | None
-    seq: int
-
-
-def bind_models(settings: Settings) -> None:
-    """Point the models at this deployment's tables (once per container)."""
-    names = {
-        ConnectionModel: settings.connections_table,
-        SubscriptionModel: settings.subscriptions_table,
-        HistoryModel: settings.history_table,
-        PresenceModel: settings.presence_table,
-        SpentTokenModel: settings.tokens_table,
-    }
-    for model, table_name in names.items():
-        model.Meta.table_name = table_name
-        model.Meta.region = settings.region
-        model.Meta.host = settings.dynamodb_endpoint
-        model._connection = None  # drop a connection bound to other settings
-
-
-def create_tables() -> None:
-    """Create the tables as ``template.yaml`` does (tests and local runs only)."""
-    for model in MODELS:
-        if not model.exists():
-            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-
-
-@dataclass(frozen=True)
-class DeletedConnection:
-    """What deleting a connection removed: its user and its ``(channel, user)`` pairs."""
-
-    user_id: str | None
-    subscriptions: list[tuple[str, str | None]]
-
-
-@dataclass(frozen=True)
-class PublishSlot:
-    """What counting a publish found: the connection (``None`` if unknown), and whether
-    the rate limit lets the publish through."""
-
-    connection: ConnectionRecord | None
-    allowed: bool
+logger = logging.getLogger(__name__)
 
 
 def _record(item: ConnectionModel) -> ConnectionRecord:
@@ -273,20 +86,18 @@ def _kept(item: HistoryModel, now: int) -> bool:
     return bool(item.ttl - POSITION_KEPT_SECONDS > now)
 
 
-def new_epoch() -> str:
-    """A fresh random channel epoch."""
-    return secrets.token_urlsafe(9)
-
-
-class Store:
-    """Reads and writes Switchboard's items; the one door to DynamoDB."""
+class _Tables:
+    """One deployment's tables: the models bound once, and one pynamodb connection."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         bind_models(settings)
         self._connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
 
-    # ------------------------------------------------------------ connections
+
+class _ConnectionItems(_Tables):
+    """:class:`~switchboard.storage.Connections` on the connections table."""
+
     def put_connection(self, record: ConnectionRecord) -> None:
         """Store a new connection (``$connect``)."""
         ConnectionModel(
@@ -314,8 +125,13 @@ class Store:
         Returns its user (from the deleted item, ``None`` if it was already gone) and its
         ``(channel, user)`` subscription pairs. Idempotent: a second delete is harmless.
         """
-        response = ConnectionModel._get_connection().delete_item(
-            connection_id, return_values="ALL_OLD"
+        response = self._connection.dispatch(
+            "DeleteItem",
+            {
+                "TableName": self.settings.connections_table,
+                "Key": {"connectionId": {"S": connection_id}},
+                "ReturnValues": "ALL_OLD",
+            },
         )
         old = response.get("Attributes", {})
         user_id: str | None = old.get("userId", {}).get("S")
@@ -347,12 +163,11 @@ class Store:
             return PublishSlot(self.get_connection(connection_id), allowed=True)
         oldest = f"p{limit - 1}"
         shifts = ["p0 = :w", *(f"p{n} = if_not_exists(p{n - 1}, :none)" for n in range(1, limit))]
-        table = ConnectionModel._get_connection()
         try:
-            response = table.connection.dispatch(
+            response = self._connection.dispatch(
                 "UpdateItem",
                 {
-                    "TableName": table.table_name,
+                    "TableName": self.settings.connections_table,
                     "Key": {"connectionId": {"S": connection_id}},
                     "UpdateExpression": "SET " + ", ".join(shifts),
                     "ConditionExpression": (
@@ -367,12 +182,15 @@ class Store:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if error_code(exc) != CONDITION_FAILED:
                 raise
             return PublishSlot(self.get_connection(connection_id), allowed=False)
         return PublishSlot(_record(ConnectionModel.from_raw_data(response["Attributes"])), True)
 
-    # ------------------------------------------------------------ subscriptions
+
+class _SubscriptionItems(_Tables):
+    """:class:`~switchboard.storage.Subscriptions` on the subscriptions table."""
+
     def subscribe(
         self, connection: ConnectionRecord, channel: str, *, pending: bool = False
     ) -> None:
@@ -409,7 +227,7 @@ class Store:
             try:
                 subscription.update(actions=actions, condition=still_there)
             except UpdateError as exc:
-                if not _conditional_failed(exc):
+                if not conditional_failed(exc):
                     raise
             return True
         with_next = HistoryModel(channel, through + 1)  # the next message is not written yet
@@ -423,7 +241,7 @@ class Store:
                 )
                 transaction.update(subscription, actions=actions, condition=still_there)
         except TransactWriteError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
             # True when the subscription is gone (never recreate it: it had the TTL);
             # False when the channel moved on (a publish got in between).
@@ -448,7 +266,10 @@ class Store:
                 live_from=int(sub.live_from) if sub.live_from is not None else None,
             )
 
-    # ------------------------------------------------------------ history
+
+class _HistoryItems(_Tables):
+    """:class:`~switchboard.storage.ChannelLog` on the history table."""
+
     def append_message(
         self, channel: str, seq: int, epoch: str, frame: str, expires_at: int
     ) -> bool:
@@ -464,7 +285,7 @@ class Store:
         try:
             item.save(condition=HistoryModel.channel.does_not_exist())
         except PutError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
@@ -498,19 +319,45 @@ class Store:
         )
         return [(int(item.seq), item.frame) for item in items if _kept(item, now)]
 
-    # ------------------------------------------------------------ presence
+    def channel_position(self, channel: str, now: int) -> ChannelPosition:
+        """The channel's epoch and last seq: its newest history item (one ``Query``).
+
+        A channel whose newest item outlived ``POSITION_KEPT_SECONDS`` (DynamoDB deletes
+        expired items within days, in no order) has lost its position: its epoch is
+        ``None`` and its next message starts a new one, continuing the ``seq``.
+        """
+        for item in HistoryModel.query(
+            channel, consistent_read=True, scan_index_forward=False, limit=1, page_size=1
+        ):
+            epoch = item.epoch if item.ttl > now else None
+            return ChannelPosition(epoch=epoch, seq=int(item.seq))
+        return ChannelPosition(epoch=None, seq=0)
+
+
+class _PresenceItems(_Tables):
+    """:class:`~switchboard.storage.Presence` on the presence table."""
+
     def presence_join(
         self, channel: str, user_id: str, connection_id: str, data: str | None, expires_at: int
     ) -> bool:
         """Count a connection of ``user_id`` on ``channel``; ``True`` if the user was absent."""
-        actions = [
-            PresenceModel.connections.add({connection_id}),
-            PresenceModel.ttl.set(expires_at),
-        ]
+        update = "ADD #c :c SET #t = :t"
+        values: dict[str, Any] = {":c": {"SS": [connection_id]}, ":t": {"N": str(expires_at)}}
+        names = {"#c": "connections", "#t": "ttl"}
         if data is not None:
-            actions.append(PresenceModel.data.set(data))
-        response = PresenceModel._get_connection().update_item(
-            channel, user_id, actions=actions, return_values="UPDATED_OLD"
+            update += ", #d = :d"
+            values[":d"] = {"S": data}
+            names["#d"] = "data"
+        response = self._connection.dispatch(
+            "UpdateItem",
+            {
+                "TableName": self.settings.presence_table,
+                "Key": {"channel": {"S": channel}, "userId": {"S": user_id}},
+                "UpdateExpression": update,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ReturnValues": "UPDATED_OLD",
+            },
         )
         old = response.get("Attributes", {}).get("connections", {}).get("SS", [])
         return not old
@@ -518,15 +365,23 @@ class Store:
     def presence_leave(self, channel: str, user_id: str, connection_id: str) -> bool:
         """Remove one connection of ``user_id``; ``True`` if it was the user's last."""
         try:
-            response = PresenceModel._get_connection().update_item(
-                channel,
-                user_id,
-                actions=[PresenceModel.connections.delete({connection_id})],
-                condition=PresenceModel.connections.contains(connection_id),
-                return_values="ALL_NEW",
+            response = self._connection.dispatch(
+                "UpdateItem",
+                {
+                    "TableName": self.settings.presence_table,
+                    "Key": {"channel": {"S": channel}, "userId": {"S": user_id}},
+                    "UpdateExpression": "DELETE #c :c",
+                    "ConditionExpression": "contains(#c, :id)",
+                    "ExpressionAttributeNames": {"#c": "connections"},
+                    "ExpressionAttributeValues": {
+                        ":c": {"SS": [connection_id]},
+                        ":id": {"S": connection_id},
+                    },
+                    "ReturnValues": "ALL_NEW",
+                },
             )
-        except UpdateError as exc:
-            if _conditional_failed(exc):
+        except ClientError as exc:
+            if error_code(exc) == CONDITION_FAILED:
                 return False  # already gone: its leave was announced before
             raise
         if response.get("Attributes", {}).get("connections", {}).get("SS"):
@@ -536,7 +391,7 @@ class Store:
                 condition=PresenceModel.connections.does_not_exist()
             )
         except Exception as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
             return False  # another tab joined meanwhile
         return True
@@ -558,22 +413,10 @@ class Store:
                 break
         return members
 
-    # ------------------------------------------------------------ channels
-    def channel_position(self, channel: str, now: int) -> ChannelPosition:
-        """The channel's epoch and last seq: its newest history item (one ``Query``).
 
-        A channel whose newest item outlived ``POSITION_KEPT_SECONDS`` (DynamoDB deletes
-        expired items within days, in no order) has lost its position: its epoch is
-        ``None`` and its next message starts a new one, continuing the ``seq``.
-        """
-        for item in HistoryModel.query(
-            channel, consistent_read=True, scan_index_forward=False, limit=1, page_size=1
-        ):
-            epoch = item.epoch if item.ttl > now else None
-            return ChannelPosition(epoch=epoch, seq=int(item.seq))
-        return ChannelPosition(epoch=None, seq=0)
+class _TokenItems(_Tables):
+    """:class:`~switchboard.storage.SpentTokens` on the tokens table."""
 
-    # ------------------------------------------------------------ tokens
     def spend_token(self, jti: str, expires_at: int) -> bool:
         """Record a single-use token; ``False`` if it was spent before.
 
@@ -584,7 +427,12 @@ class Store:
                 condition=SpentTokenModel.jti.does_not_exist()
             )
         except PutError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 return False
             raise
         return True
+
+
+class Store(_ConnectionItems, _SubscriptionItems, _HistoryItems, _PresenceItems, _TokenItems):
+    """Reads and writes Switchboard's items: every :class:`~switchboard.storage.Storage`
+    role on DynamoDB, the one door to it."""

@@ -191,7 +191,9 @@ def test_without_environment_credentials_the_provider_chain_is_asked(
     assert delivery.lambda_credentials() is from_chain
 
 
-def test_no_credentials_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credentials_anywhere_raises_botocores_no_credentials_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from botocore.exceptions import NoCredentialsError
 
     class NoCredentials:

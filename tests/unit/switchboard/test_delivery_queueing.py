@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from switchboard import queueing, services
+from switchboard import container, queueing
 from switchboard.config import Settings
 from switchboard.delivery import DeliveryEngine
 from switchboard.errors import ConfigurationError
@@ -21,7 +21,7 @@ from switchboard.queueing import (
     SqsOverflow,
     endpoint_check,
 )
-from switchboard.sender import Sender
+from switchboard.sender import Boto3Sender
 
 ENDPOINT = "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
 
@@ -244,19 +244,21 @@ def test_queue_settings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("engine", "kind"), [("fast", DeliveryEngine), ("boto3", Sender)], ids=["fast", "boto3"]
+    ("engine", "kind"), [("fast", DeliveryEngine), ("boto3", Boto3Sender)], ids=["fast", "boto3"]
 )
-def test_services_choose_the_sender_by_setting(
-    monkeypatch: pytest.MonkeyPatch, engine: str, kind: type[Sender]
+def test_the_container_chooses_the_sender_by_setting(
+    monkeypatch: pytest.MonkeyPatch, engine: str, kind: type
 ) -> None:
     monkeypatch.setenv("DELIVERY_ENGINE", engine)
-    services.reset()
+    container.reset()
     try:
-        out = services.sender("http://127.0.0.1:9/dev")
+        box = container.current()
+        out = box.sender("http://127.0.0.1:9/dev")
         assert type(out) is kind
-        assert services.overflow("http://127.0.0.1:9/dev") is None
+        assert box.sender("http://127.0.0.1:9/dev") is out  # one per endpoint and container
+        assert box.overflow("http://127.0.0.1:9/dev") is None
     finally:
-        services.reset()
+        container.reset()
 
 
 # ------------------------------------------------------------------ tracing

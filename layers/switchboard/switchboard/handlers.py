@@ -1,0 +1,89 @@
+"""The handlers' shared set-up: Powertools logging, tracing, metrics and event parsing.
+
+Owns what every ``functions/<route>/app.py`` would otherwise repeat: one Powertools
+``Logger`` (its configuration copied to the library's loggers), the tracer (no X-Ray SDK
+import when tracing is off), the metrics flush, the event source data class, and handing
+the handler this process's :class:`~switchboard.container.Container`. A handler is then a
+function of ``(event, container)`` that turns the event into one library call::
+
+    app = LambdaApp()
+    logger = app.logger
+
+    @app.websocket
+    def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str, Any]:
+        ...
+
+The event is never logged (``$connect``'s holds the token, the HTTP API's a credential).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.data_classes import (
+    APIGatewayProxyEventV2,
+    APIGatewayWebSocketEvent,
+    event_source,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from switchboard import container
+from switchboard.container import Container
+from switchboard.telemetry import metrics
+from switchboard.tracing import handler_tracer
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], Any]
+
+
+class LambdaApp:
+    """One function's logger, tracer and metrics, and its handler decorators."""
+
+    def __init__(self, *, traced: bool = True) -> None:
+        self.logger = Logger()
+        self.tracer = handler_tracer() if traced else None  # no X-Ray SDK when tracing is off
+        copy_config_to_registered_loggers(source_logger=self.logger, include={"switchboard"})
+        container.current()  # a misconfiguration (e.g. a short WS_SECRET) fails the cold start
+
+    def _wrap(self, handler: LambdaHandler) -> LambdaHandler:
+        wrapped = metrics.log_metrics(handler)
+        if self.tracer is not None:
+            wrapped = self.tracer.capture_lambda_handler(wrapped, capture_response=False)
+        inject = self.logger.inject_lambda_context(log_event=False, clear_state=True)
+        return inject(wrapped)
+
+    def websocket(
+        self, handler: Callable[[APIGatewayWebSocketEvent, Container], dict[str, Any]]
+    ) -> LambdaHandler:
+        """A WebSocket route's handler, with ``connection_id`` on every log line."""
+
+        @event_source(data_class=APIGatewayWebSocketEvent)
+        def run(event: APIGatewayWebSocketEvent, _context: LambdaContext) -> dict[str, Any]:
+            self.logger.append_keys(connection_id=event.request_context.connection_id)
+            return handler(event, container.current())
+
+        return self._wrap(run)
+
+    def http(
+        self,
+        handler: Callable[[APIGatewayProxyEventV2, LambdaContext, Container], dict[str, Any]],
+    ) -> LambdaHandler:
+        """An HTTP API handler."""
+
+        @event_source(data_class=APIGatewayProxyEventV2)
+        def run(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
+            return handler(event, context, container.current())
+
+        return self._wrap(run)
+
+    def raw(
+        self, handler: Callable[[dict[str, Any], LambdaContext, Container], Any]
+    ) -> LambdaHandler:
+        """A handler of the event as Lambda passes it (the SQS batch processor's)."""
+
+        def run(event: dict[str, Any], context: LambdaContext) -> Any:
+            return handler(event, context, container.current())
+
+        return self._wrap(run)
