@@ -547,6 +547,8 @@ def load_application(
                             path=str(event_properties.get("Path", "$default")),
                         )
                     )
+                elif event.get("Type") == "DynamoDB":
+                    pass  # served by local_gateway.streams (the table's stream)
                 else:
                     # Schedule, SNS, ...: not served locally.
                     unserved.append((name, str(event.get("Type"))))
