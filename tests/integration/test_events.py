@@ -29,6 +29,12 @@ STREAMED = ("connections", "subscriptions", "presence")
 def streams(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Streams on the three tables, the channel states table, the bus, and a rule that
     sends every event to a queue. Yields the queue's URL under "queue"."""
+    _streamed_tables()
+    yield from _bus(monkeypatch, "switchboard-events")
+
+
+def _streamed_tables() -> None:
+    """Streams on the three tables (as template.yaml), and the channel states table."""
     dynamodb = boto3.client("dynamodb")
     for table in STREAMED:
         dynamodb.update_table(
@@ -41,7 +47,6 @@ def streams(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, st
         KeySchema=[{"AttributeName": "channel", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    yield from _bus(monkeypatch, "switchboard-events")
 
 
 def _bus(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[dict[str, str]]:
@@ -171,18 +176,7 @@ def test_the_handlers_writes_become_events_on_the_bus(
 
 @pytest.fixture
 def given_bus(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    dynamodb = boto3.client("dynamodb")
-    for table in STREAMED:
-        dynamodb.update_table(
-            TableName=table,
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-    dynamodb.create_table(
-        TableName="channel-states",
-        AttributeDefinitions=[{"AttributeName": "channel", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "channel", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _streamed_tables()
     yield from _bus(monkeypatch, "apps-bus")  # the event-bus variant's EventBusName
 
 
