@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from local_gateway.eventlog import EventLog
 from local_gateway.template import (
@@ -295,8 +296,19 @@ class StreamEventSource:
         self._iterators: dict[str, str | None] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def open(self) -> None:
-        """Find the table's stream and an iterator per shard (before the first write)."""
+    def open(self, attempts: int = 5) -> None:
+        """Find the table's stream and an iterator per shard (before the first write);
+        retried a few times (injected DynamoDB faults apply to these calls too)."""
+        for attempt in range(attempts):
+            try:
+                self._open()
+                return
+            except ClientError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.1)
+
+    def _open(self) -> None:
         table = self.dynamodb.describe_table(TableName=self.source.table)["Table"]
         arn = table.get("LatestStreamArn")
         if not arn:
