@@ -42,6 +42,7 @@ const options = {
 };
 
 async function signIn(page, name) {
+  await page.context().clearCookies(); // one browser context: the other page's socket stays open
   await page.goto(app.url);
   await page.getByLabel("name").fill(name);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -65,12 +66,11 @@ async function onlineIs(page, users) {
 browserTest(
   "the online list shows a second user while they are connected, from the webhook's events",
   async (session) => {
-    await session.context.clearCookies();
     const alice = await session.newPage("alice");
     await signIn(alice, "alice");
     await onlineIs(alice, ["alice"]);
 
-    // bob in a second page (the cookie is now bob's: alice's open socket keeps its user)
+    // bob in a second page (the session cookie becomes bob's: alice's socket keeps its user)
     const bob = await session.newPage("bob");
     await signIn(bob, "bob");
     await onlineIs(alice, ["alice", "bob"]);
