@@ -12,7 +12,14 @@ from tests.deploy import sam
 from tests.deploy.test_template import of_type
 
 STREAMED = {"ConnectionsTable", "SubscriptionsTable", "PresenceTable"}
-WEBHOOK = {"WebhookConnection", "WebhookDestination", "WebhookRole", "WebhookRule"}
+WEBHOOK = {
+    "WebhookConnection",
+    "WebhookDestination",
+    "WebhookRole",
+    "WebhookRule",
+    "WebhookDeadLetterQueue",
+    "WebhookDeadLetterQueuePolicy",
+}
 
 
 def mappings(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -138,6 +145,18 @@ def test_the_webhook_posts_every_event_with_the_secret_header() -> None:
     [target] = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["WebhookDestination", "Arn"]}
     assert target["RoleArn"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}
+    # what an hour of retries could not deliver is parked, by this rule only
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}}
+    [parking] = resources["WebhookDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert (parking["Principal"], parking["Action"]) == (
+        {"Service": "events.amazonaws.com"},
+        "sqs:SendMessage",
+    )
+    assert parking["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookRule", "Arn"]}}
+    }
     role = resources["WebhookRole"]["Properties"]
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
