@@ -22,6 +22,7 @@ from local_gateway.server import Gateway
 from local_gateway.settings import Settings, function_environment, load_env_vars
 from local_gateway.sqs import EventSourcePoller, create_queues
 from local_gateway.static import DevPages
+from local_gateway.streams import LocalEvents
 from local_gateway.template import Application, ParsedTemplate, load_application, parse_template
 from local_gateway.workers import FunctionPool, Workers
 
@@ -70,6 +71,7 @@ async def run(
         )
         port = await gateway.start(settings.host, settings.port)
         base = f"{_client_host(settings.host)}:{port}"
+        events = LocalEvents(app, dynamodb, workers.__getitem__, log)  # streams, TTL, EventBridge
         for name, spec in app.functions.items():
             environment = function_environment(
                 spec,
@@ -78,6 +80,7 @@ async def run(
                 dynamodb_endpoint=dynamodb,
                 sqs_endpoint=moto if app.queues else None,
             )
+            environment.update(events.environment)
             workers.pools[name] = FunctionPool(
                 spec, environment, settings.workers_per_function, log.function_output, faults
             )
@@ -99,7 +102,10 @@ async def run(
             watcher = asyncio.create_task(watch(app.source_dirs, reload))
         for poller in pollers:
             poller.start()
+        events.start()
         _banner(log, settings, base=base, dynamodb=dynamodb, gateway=gateway, sqs=moto)
+        for line in events.banner():
+            log.line(line)
         log.line(
             f"Ready in {time.monotonic() - started:.2f}s (listening after {listening:.2f}s): "
             f"ws://{base}"
@@ -111,6 +117,7 @@ async def run(
             if watcher is not None:
                 watcher.cancel()
             await asyncio.gather(*(poller.close() for poller in pollers))
+            await events.close()
             await gateway.close()
             await workers.close()
 

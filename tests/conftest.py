@@ -50,6 +50,8 @@ os.environ.update(
         "PRESENCE_TABLE": "presence",
         "IDEMPOTENCY_TABLE": "idempotency",
         "TOKENS_TABLE": "tokens",
+        "CHANNEL_STATES_TABLE": "channel-states",  # backend events (functions/events)
+        "EVENT_BUS_NAME": "switchboard-events",
     }
 )
 os.environ.pop("DYNAMODB_ENDPOINT", None)

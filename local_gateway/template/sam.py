@@ -18,7 +18,7 @@ from local_gateway.template.yaml_tags import ParsedTemplate, parse_template
 __all__ = ["load_application"]
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def merge_properties(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """SAM's Globals merge: maps merge (recursively), lists and scalars are replaced.
 
     ``Layers`` is the exception: SAM appends the function's layers to the global ones.
@@ -26,7 +26,7 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     merged = dict(base)
     for key, value in override.items():
         if key in merged and isinstance(merged[key], dict) and isinstance(value, dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_properties(merged[key], value)
         elif key == "Layers" and isinstance(merged.get(key), list) and isinstance(value, list):
             merged[key] = [*merged[key], *value]
         else:
@@ -141,7 +141,7 @@ def load_application(
     for name, resource in resources.items():
         kind = resource.get("Type")
         if kind == "AWS::Serverless::Function":
-            raw = _merge(globals_function, resource.get("Properties") or {})
+            raw = merge_properties(globals_function, resource.get("Properties") or {})
             properties = resolver.resolve(raw)
             functions[name] = _function_spec(name, properties, root, resolver, raw)
             raw_events = raw.get("Events") or {}
@@ -160,6 +160,8 @@ def load_application(
                             path=str(event_properties.get("Path", "$default")),
                         )
                     )
+                elif event.get("Type") == "DynamoDB":
+                    pass  # served by local_gateway.streams (the table's stream)
                 else:
                     # Schedule, SNS, ...: not served locally.
                     unserved.append((name, str(event.get("Type"))))

@@ -4,7 +4,7 @@ The translator (aws-sam-translator, pinned in requirements/sam.txt) lives in .to
 virtualenv, so it runs there, once, for every variant at a time (about 2 s); tests read
 the JSON it prints. Variants: the template's defaults, each ``samconfig.toml``
 environment's ``parameter_overrides``, and the parameter sets that change what is granted
-(Secrets Manager, JWKS, the alarm's e-mail).
+(Secrets Manager, JWKS, the alarm's e-mail, the events' bus, the webhook).
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ EXTRA_VARIANTS: dict[str, dict[str, str]] = {
     },
     "alarm-email": {"AlarmEmail": "ops@example.com"},
     "alarm-topic": {"AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:ops"},
+    # backend events on the app's own bus, and the webhook (docs/events.md)
+    "event-bus": {"EventBusName": "apps-bus"},
+    "webhook": {
+        "WebhookUrl": "https://app.example/api/switchboard-events",
+        "WebhookSecret": "webhook-secret-for-the-rehearsal-0123456789",
+    },
 }
 
 

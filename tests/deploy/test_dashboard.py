@@ -212,7 +212,7 @@ def lambda_lines(body: dict[str, Any], samples: dict[str, str], name: str) -> di
 def test_each_function_has_its_errors_p99_duration_and_throttles(name: str, stat: str) -> None:
     body, samples = dashboard()
     functions = set(of_type(sam.deployed(), "AWS::Lambda::Function"))
-    assert len(functions) == 5
+    assert len(functions) == 6  # with the backend events function
     assert lambda_lines(body, samples, name) == dict.fromkeys(functions, stat)
 
 

@@ -13,6 +13,8 @@ are resolved by a CloudFormation implementation rather than read by our tests:
   subscription are checked on the transformed template (tests/deploy/test_template.py and
   test_dashboard.py). The dashboard is created: its body is read back as moto's
   ``Fn::Sub`` wrote it.
+- ``AWS::Events::EventBus`` (the backend events' bus) becomes a parameter holding its
+  name: moto's CloudFormation gives its model object, not the name, as its ``Ref``.
 - Conditions are decided before (tests/deploy/sam.py ``deployed``): moto leaves an
   ``AWS::NoValue`` in a role's ``Policies`` list, which CloudFormation drops.
 """
@@ -38,6 +40,7 @@ from tests.deploy import sam
 STACK = "switchboard"
 BUCKET = "rehearsal-artifacts"
 API_IDS = {"WebSocketApi": "wsapi12345", "PublishApi": "httpapi123"}
+BUS_NAME = f"{STACK}-events"
 NOT_CREATED_BY_MOTO = {"AWS::CloudWatch::Alarm", "AWS::SNS::Subscription"}
 
 
@@ -48,11 +51,18 @@ def without_api_gateway(template: dict[str, Any]) -> dict[str, Any]:
     resources = template["Resources"]
     for name in [n for n, r in resources.items() if r["Type"].startswith("AWS::ApiGatewayV2::")]:
         del resources[name]
+    buses = [n for n, r in resources.items() if r["Type"] == "AWS::Events::EventBus"]
+    for name in buses:
+        del resources[name]
+        template["Parameters"][name] = {"Type": "String", "Default": BUS_NAME}
 
     def rewrite(node: Any) -> Any:
         if isinstance(node, dict):
             if set(node) == {"Fn::GetAtt"} and node["Fn::GetAtt"][0] in API_IDS:
                 return {"Ref": node["Fn::GetAtt"][0]}
+            if set(node) == {"Fn::GetAtt"} and node["Fn::GetAtt"][0] in buses:
+                arn = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}"
+                return {"Fn::Sub": f"{arn}:event-bus/${{{node['Fn::GetAtt'][0]}}}"}
             return {key: rewrite(value) for key, value in node.items()}
         if isinstance(node, list):
             return [rewrite(item) for item in node]

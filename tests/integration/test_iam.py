@@ -165,6 +165,7 @@ MANAGEMENT_METHODS = {
 DYNAMODB_WRITES = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
 ARN_PREFIX = "arn:aws:"
 REGION_ACCOUNT = f"{sam.REGION}:{sam.ACCOUNT}"
+STACK_BUS = "switchboard-events"  # EVENT_BUS_NAME in the tests: the bus the stack creates
 secret_arns: dict[str, str] = {}  # Secrets Manager name -> ARN, of the secrets tests made
 
 
@@ -176,6 +177,16 @@ def needs_of(service: str, operation: str, params: dict[str, Any]) -> set[Need]:
         return {("ssm:GetParameter", f"{ARN_PREFIX}ssm:{REGION_ACCOUNT}:parameter{params['Name']}")}
     if service == "secretsmanager":  # the secret's ARN, with the suffix AWS added
         return {("secretsmanager:GetSecretValue", secret_arns[params["SecretId"]])}
+    if service == "events":  # the stack's bus (its logical id), or the one EventBusName names
+        return {
+            (
+                "events:PutEvents",
+                "EventBus"
+                if name == STACK_BUS
+                else f"{ARN_PREFIX}events:{REGION_ACCOUNT}:event-bus/{name}",
+            )
+            for name in {entry["EventBusName"] for entry in params["Entries"]}
+        }
     if service == "apigatewaymanagementapi":
         return {("execute-api:ManageConnections", f"@connections:{MANAGEMENT_METHODS[operation]}")}
     assert service == "dynamodb", service

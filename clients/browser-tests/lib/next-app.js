@@ -29,12 +29,13 @@ export class NextApp {
     this.exited = new Promise((resolve) => child.once("exit", resolve));
   }
 
-  /** `next start` with `env` (merged over this process's, WS_SECRET removed unless given). */
-  static async start(env = {}) {
+  /** `next start` with `env` (merged over this process's, WS_SECRET removed unless given), on
+   * `port` (default: a free one; a test that must tell another server the app's URL picks it). */
+  static async start(env = {}, { port: chosenPort } = {}) {
     if (!existsSync(`${EXAMPLE}/.next/BUILD_ID`)) {
       throw new Error(`${EXAMPLE} is not built: run clients/build-example.sh (run.sh does)`);
     }
-    const port = await freePort();
+    const port = chosenPort ?? (await freePort());
     const environment = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production" };
     delete environment.WS_SECRET;
     delete environment.SWITCHBOARD_URL;

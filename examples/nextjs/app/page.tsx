@@ -2,6 +2,7 @@ import { SwitchboardServerError } from "@switchboard/server";
 import { currentUser } from "@/lib/session";
 import { LOBBY, switchboard } from "@/lib/switchboard";
 import { Chat, type InitialHistory } from "./components/Chat";
+import { OnlineUsers } from "./components/OnlineUsers";
 import { SignIn } from "./components/SignIn";
 
 /**
@@ -25,6 +26,7 @@ export default async function Home() {
     <main>
       <h1>Switchboard chat</h1>
       {user ? <Chat user={user} initial={await lobbyHistory()} /> : <SignIn />}
+      {user && <OnlineUsers />}
     </main>
   );
 }

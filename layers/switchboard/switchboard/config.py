@@ -54,6 +54,10 @@ class Env:
     FANOUT_RATE_LIMIT = "FANOUT_RATE_LIMIT"
     PUBLISH_RATE_LIMIT = "PUBLISH_RATE_LIMIT"
     SECRET_MAX_AGE_SECONDS = "SECRET_MAX_AGE_SECONDS"
+    # backend events (functions/events; switchboard.events)
+    EVENT_BUS_NAME = "EVENT_BUS_NAME"
+    CHANNEL_STATES_TABLE = "CHANNEL_STATES_TABLE"
+    EVENTS_ENDPOINT = "EVENTS_ENDPOINT"  # a local EventBridge (the local gateway's)
 
 
 def _int(
