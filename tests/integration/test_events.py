@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -16,7 +17,17 @@ from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel, E
 
 from functions.events import app as events_app
 from local_gateway.streams import lambda_record
-from tests.conftest import CONTEXT, ROOT, ManagementApiFake, connect, disconnect, send_frame
+from switchboard import container
+from switchboard.config import Settings
+from switchboard.container import Container
+from tests.conftest import (
+    CONTEXT,
+    ROOT,
+    ManagementApiFake,
+    connect,
+    disconnect,
+    send_frame,
+)
 from tests.integration.test_iam import Recorder, assert_granted, granted_to, recorder, ungranted
 
 __all__ = ["recorder"]  # the fixture, shared with test_iam.py
@@ -62,11 +73,9 @@ def _bus(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[dict[str, str]]
         Name="all", EventBusName=name, EventPattern=json.dumps({"source": ["switchboard"]})
     )
     events.put_targets(Rule="all", EventBusName=name, Targets=[{"Id": "sink", "Arn": arn}])
-    for cached in (events_app.tables, events_app.occupancy, events_app.bus):
-        cached.cache_clear()
+    box = container.current()  # its settings were read before this variant's bus was set
+    container.install(replace(box, settings=replace(box.settings, event_bus_name=name)))
     yield {"queue": url}
-    for cached in (events_app.tables, events_app.occupancy, events_app.bus):
-        cached.cache_clear()
 
 
 class StreamReader:
@@ -202,8 +211,13 @@ def test_the_function_refuses_to_start_without_its_settings(
     from switchboard.errors import ConfigurationError
 
     monkeypatch.delenv("EVENT_BUS_NAME")
-    with pytest.raises(ConfigurationError, match="EVENT_BUS_NAME"):
-        events_app.bus()
+    box = Container.from_settings(Settings.from_env())
+    with pytest.raises(ConfigurationError, match=r"^EVENT_BUS_NAME must name the EventBridge bus$"):
+        box.event_bus()
     monkeypatch.delenv("CHANNEL_STATES_TABLE")
-    with pytest.raises(ConfigurationError, match="CHANNEL_STATES_TABLE"):
-        events_app.occupancy()
+    box = Container.from_settings(Settings.from_env())
+    with pytest.raises(
+        ConfigurationError, match=r"^CHANNEL_STATES_TABLE must name the channel states table$"
+    ):
+        box.occupancy()
+    assert box.event_tables().subscriptions == box.settings.subscriptions_table

@@ -122,6 +122,9 @@ class Settings:
     replay_limit: int = 1000
     presence_prefix: str = "presence-"
     presence_max_members: int = 1000
+    event_bus_name: str | None = None  # backend events (functions/events)
+    channel_states_table: str | None = None
+    events_endpoint: str | None = None  # a local EventBridge (the local gateway's)
 
     def __post_init__(self) -> None:
         if self.delivery_engine not in DELIVERY_ENGINES:
@@ -178,6 +181,9 @@ class Settings:
             replay_limit=_int(env, Env.REPLAY_LIMIT, cls.replay_limit, 1),
             presence_prefix=env.get(Env.PRESENCE_PREFIX, cls.presence_prefix),
             presence_max_members=_int(env, Env.PRESENCE_MAX_MEMBERS, cls.presence_max_members, 1),
+            event_bus_name=env.get(Env.EVENT_BUS_NAME) or None,
+            channel_states_table=env.get(Env.CHANNEL_STATES_TABLE) or None,
+            events_endpoint=env.get(Env.EVENTS_ENDPOINT) or None,
         )
         return replace(settings, **overrides) if overrides else settings
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from switchboard.config import Settings
 from switchboard.errors import ConfigurationError
@@ -27,6 +27,7 @@ from switchboard.storage import Storage
 if TYPE_CHECKING:
     from switchboard.actions import MessageHandler
     from switchboard.auth import TokenVerifier
+    from switchboard.events import Bus, Occupancy, Tables
     from switchboard.fanout import FanoutReport
     from switchboard.lifecycle import Connector
     from switchboard.queueing import BatchWorker, SqsOverflow
@@ -73,6 +74,33 @@ def default_idempotent_runner(settings: Settings) -> IdempotentRunner:
     return IdempotentRunner(settings.idempotency_table, settings.dynamodb_endpoint, settings.region)
 
 
+def _boto3_client(service: Literal["dynamodb", "events"], region: str, endpoint: str | None) -> Any:
+    """A boto3 client with standard retries (3 attempts in all)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config)
+
+
+def default_occupancy(settings: Settings, states_table: str) -> Occupancy:
+    """The channel states on DynamoDB (one client per container)."""
+    from switchboard.occupancy import DynamoDBOccupancy
+
+    client = _boto3_client("dynamodb", settings.region, settings.dynamodb_endpoint)
+    return DynamoDBOccupancy(
+        client, states_table=states_table, subscriptions_table=settings.subscriptions_table
+    )
+
+
+def default_event_bus(settings: Settings, bus_name: str) -> Bus:
+    """The EventBridge bus (one client per container; a local one at ``EVENTS_ENDPOINT``)."""
+    from switchboard.eventbus import EventBridgeBus
+
+    client = _boto3_client("events", settings.region, settings.events_endpoint)
+    return EventBridgeBus(client, bus_name)
+
+
 @dataclass(eq=False)
 class Container:
     """The objects of one Lambda container; each made on first use, then kept."""
@@ -83,6 +111,8 @@ class Container:
     new_verifier: Callable[[Settings], Callable[[], TokenVerifier]] = default_verifier
     new_sqs: Callable[[Settings], Any] = default_sqs
     new_idempotent_runner: Callable[[Settings], IdempotentRunner] = default_idempotent_runner
+    new_occupancy: Callable[[Settings, str], Occupancy] = default_occupancy
+    new_event_bus: Callable[[Settings, str], Bus] = default_event_bus
     on_publish: Callable[[str, FanoutReport], None] | None = None  # None: telemetry's
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
@@ -243,6 +273,31 @@ class Container:
         return self._once(  # type: ignore[no-any-return]
             "idempotent_runner", lambda: self.new_idempotent_runner(self.settings)
         )
+
+    def event_tables(self) -> Tables:
+        """The three tables whose streams the events function reads."""
+        from switchboard.events import Tables
+
+        config = self.settings
+        return Tables(
+            connections=config.connections_table,
+            subscriptions=config.subscriptions_table,
+            presence=config.presence_table,
+        )
+
+    def occupancy(self) -> Occupancy:
+        """Whether each channel is held: the channel-states table's conditional writes."""
+        states = self.settings.channel_states_table
+        if not states:
+            raise ConfigurationError("CHANNEL_STATES_TABLE must name the channel states table")
+        return self._once("occupancy", lambda: self.new_occupancy(self.settings, states))  # type: ignore[no-any-return]
+
+    def event_bus(self) -> Bus:
+        """The EventBridge bus backend events are put on."""
+        name = self.settings.event_bus_name
+        if not name:
+            raise ConfigurationError("EVENT_BUS_NAME must name the EventBridge bus")
+        return self._once("event_bus", lambda: self.new_event_bus(self.settings, name))  # type: ignore[no-any-return]
 
 
 _current: Container | None = None

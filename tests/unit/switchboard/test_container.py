@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
 import pytest
 
-from switchboard import container
+from switchboard import container, events
+from switchboard.errors import ConfigurationError
 from tests.conftest import CONTEXT, load_event, make_token
 from tests.unit.switchboard.fakes import ENDPOINT, make_container
 
@@ -52,3 +54,62 @@ def test_the_handlers_run_on_an_installed_container_of_fakes(installed: tuple) -
     gone["requestContext"]["connectionId"] = connection_id
     assert disconnect_app.lambda_handler(gone, CONTEXT) == {"statusCode": 200}
     assert store.get_connection(connection_id) is None  # type: ignore[attr-defined]
+
+
+def test_the_events_handler_runs_on_a_container_of_fakes() -> None:
+    from functions.events import app as events_app
+    from switchboard.eventbus import MemoryBus
+    from switchboard.occupancy import MemoryOccupancy
+    from tests.unit.switchboard.test_events import conn
+
+    bus = MemoryBus()
+    box, _store, _sender = make_container(
+        connections_table="conns",
+        subscriptions_table="subs",
+        presence_table="pres",
+        event_bus_name="the-bus",
+        channel_states_table="states",
+    )
+    made: list[tuple[str, str]] = []
+
+    def new_bus(settings: object, name: str) -> MemoryBus:
+        made.append(("bus", name))
+        return bus
+
+    def new_occupancy(settings: object, table: str) -> MemoryOccupancy:
+        made.append(("occupancy", table))
+        return MemoryOccupancy(lambda _channel: 0)
+
+    container.install(dataclasses.replace(box, new_event_bus=new_bus, new_occupancy=new_occupancy))
+    try:
+        event = {"Records": [conn("INSERT", "C1"), conn("REMOVE", "C1", seq=2)]}
+        assert events_app.lambda_handler(event, CONTEXT) == {"batchItemFailures": []}
+        assert events_app.lambda_handler({}, CONTEXT) == {"batchItemFailures": []}
+        bus.refuse = {bus.events[0].event_id}
+        assert events_app.lambda_handler(event, CONTEXT) == {
+            "batchItemFailures": [{"itemIdentifier": "1"}]
+        }
+    finally:
+        container.reset()
+    assert [(e.type, e.connection_id) for e in bus.events] == [
+        ("connection.opened", "C1"),
+        ("connection.closed", "C1"),
+        ("connection.closed", "C1"),
+    ]
+    assert made == [("occupancy", "states"), ("bus", "the-bus")]  # each made once
+
+
+def test_the_event_objects_need_their_settings() -> None:
+    box, _store, _sender = make_container()
+    assert box.event_tables() == events.Tables(
+        connections=box.settings.connections_table,
+        subscriptions=box.settings.subscriptions_table,
+        presence=box.settings.presence_table,
+    )
+    with pytest.raises(ConfigurationError, match=r"^EVENT_BUS_NAME must name the EventBridge bus$"):
+        box.event_bus()
+    with pytest.raises(
+        ConfigurationError, match=r"^CHANNEL_STATES_TABLE must name the channel states table$"
+    ):
+        box.occupancy()
+    assert box._made == {}
