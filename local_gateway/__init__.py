@@ -4,8 +4,10 @@ A development server only: never deployed, and nothing deployed imports it. Modu
 concern each:
 
 - :mod:`~local_gateway.template`: reads the SAM template once (YAML tags, intrinsics, SAM's
-  semantics, the specs served: routes, functions, layers, tables, queues, SQS events);
-- :mod:`~local_gateway.local_aws`: the local region, account and API ids;
+  semantics, the specs served: routes, functions, layers, tables, queues, SQS and DynamoDB
+  events);
+- :mod:`~local_gateway.local_aws`: the local region, account and API ids, and clients of
+  the local endpoints;
 - :mod:`~local_gateway.events`: API Gateway's Lambda events, from plain values;
 - :mod:`~local_gateway.routing`: route selection (WebSocket expression, HTTP API routes);
 - :mod:`~local_gateway.workers` and :mod:`~local_gateway.runtime`: functions in worker
@@ -21,6 +23,11 @@ concern each:
 - :mod:`~local_gateway.dynamodb`: embedded moto server or a configured endpoint;
 - :mod:`~local_gateway.sqs`: the template's queues on that moto server, and a poller per
   SQS event source (Lambda's event source mapping);
+- :mod:`~local_gateway.streams`: a poller per DynamoDB event source (the tables' streams ->
+  function invocations), and the wiring of the backend events' stand-ins;
+- :mod:`~local_gateway.ttl`: DynamoDB's TTL sweep (moto does not run it);
+- :mod:`~local_gateway.eventbridge`: a local EventBridge (``PutEvents``), POSTing each event
+  to ``EVENTS_URL``;
 - :mod:`~local_gateway.faults`: fault injection, off by default;
 - :mod:`~local_gateway.reload`: hot reload of functions and layers;
 - :mod:`~local_gateway.settings`, :mod:`~local_gateway.eventlog`, :mod:`~local_gateway.token`.

@@ -7,7 +7,9 @@ agree on one account.
 
 from __future__ import annotations
 
-__all__ = ["ACCOUNT_ID", "LOCAL_API_ID", "LOCAL_HTTP_API_ID", "REGION", "queue_arn"]
+from typing import Any
+
+__all__ = ["ACCOUNT_ID", "LOCAL_API_ID", "LOCAL_HTTP_API_ID", "REGION", "client", "queue_arn"]
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -18,3 +20,16 @@ LOCAL_HTTP_API_ID = "local0httpa"
 def queue_arn(name: str) -> str:
     """The ARN of the local queue named ``name``."""
     return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+
+
+def client(service: str, endpoint: str) -> Any:
+    """A boto3 client of ``service`` at a local ``endpoint`` (which takes any key)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - a local endpoint takes any key
+    )

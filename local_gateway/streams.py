@@ -1,24 +1,20 @@
-"""DynamoDB Streams, TTL and EventBridge on this machine, as AWS runs them for the functions.
+"""DynamoDB Streams on this machine, as Lambda's event source mappings read them.
 
-- :class:`StreamEventSource`: a function's ``DynamoDB`` event (the template's), as Lambda's
-  event source mapping: it reads the table's stream on the embedded DynamoDB (moto
-  implements ``DescribeStream``, ``GetShardIterator`` and ``GetRecords``), keeps the
-  records its ``FilterCriteria`` let through, and invokes the function with Lambda's
-  DynamoDB event (:func:`lambda_record`, the shape of AWS's sample event: ``sam local
-  generate-event dynamodb update``) in batches of ``BatchSize`` collected for up to
-  ``MaximumBatchingWindowInSeconds``. A batch the function failed (it raised, or
-  ``ReportBatchItemFailures`` named a record) is retried from the earliest failed record,
-  up to ``MaximumRetryAttempts`` times; then it is logged as given up (on AWS: the
-  on-failure destination). ``BisectBatchOnFunctionError`` is not emulated.
-- :class:`TtlSweeper`: DynamoDB's TTL, which moto does not run: every few seconds the
-  items whose TTL attribute is past are deleted (conditionally, as TTL does), and their
-  stream records carry TTL's ``userIdentity`` (``Service``, ``dynamodb.amazonaws.com``).
-  On AWS the deletion comes within days of the expiry; here within ``TTL_SWEEP_SECONDS``.
-- :class:`LocalEventBridge`: ``PutEvents`` on 127.0.0.1 (the functions reach it through
-  ``EVENTS_ENDPOINT``). Each entry becomes EventBridge's envelope (:func:`envelope`),
-  is logged (its detail-type and detail: no token is in an event), and, with
-  ``EVENTS_URL`` set, POSTed there as an API destination would, with the
-  ``x-switchboard-secret`` header when ``EVENTS_SECRET`` is set.
+:class:`StreamEventSource` is a function's ``DynamoDB`` event (the template's, read by
+:func:`~local_gateway.template.load_application` into a
+:class:`~local_gateway.template.DynamoDbEventSource`): it reads the table's stream on the
+embedded DynamoDB (moto implements ``DescribeStream``, ``GetShardIterator`` and
+``GetRecords``), keeps the records its ``FilterCriteria`` let through (:func:`matches`), and
+invokes the function with Lambda's DynamoDB event (:func:`lambda_record`, the shape of
+AWS's sample event: ``sam local generate-event dynamodb update``) in batches of
+``BatchSize`` collected for up to ``MaximumBatchingWindowInSeconds``. A batch the function
+failed (it raised, or ``ReportBatchItemFailures`` named a record) is retried from the
+earliest failed record, up to ``MaximumRetryAttempts`` times; then it is logged as given
+up (on AWS: the on-failure destination). ``BisectBatchOnFunctionError`` is not emulated.
+
+:class:`LocalEvents` wires one application's backend events: the TTL sweep
+(:mod:`local_gateway.ttl`), a :class:`StreamEventSource` per ``DynamoDB`` event, and the
+local EventBridge (:mod:`local_gateway.eventbridge`) the functions are pointed at.
 """
 
 from __future__ import annotations
@@ -26,113 +22,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import json
 import os
-import queue
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from local_gateway.eventbridge import LocalEventBridge, from_environment
 from local_gateway.eventlog import EventLog
-from local_gateway.template import ACCOUNT_ID, REGION, Resolver, TemplateError, read_yaml
-from local_gateway.template.intrinsics import referenced_name
-from local_gateway.template.sam import merge_properties
+from local_gateway.local_aws import REGION, client
+from local_gateway.template import Application, DynamoDbEventSource, TemplateError
+from local_gateway.ttl import TTL_PRINCIPAL, TtlSweeper, ttl_tables
 from local_gateway.workers import FunctionPool, InvocationError
 
-__all__ = [
-    "LocalEventBridge",
-    "StreamEventSource",
-    "StreamSource",
-    "TtlSweeper",
-    "envelope",
-    "lambda_record",
-    "matches",
-    "stream_sources",
-]
+__all__ = ["LocalEvents", "StreamEventSource", "lambda_record", "matches"]
 
-TTL_PRINCIPAL = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-SECRET_HEADER = "x-switchboard-secret"  # noqa: S105 - a header name
-MAX_ENTRIES = 10  # botocore's events model: PutEventsRequestEntryList max
-MAX_REQUEST_BYTES = 256 * 1024
 POLL_SECONDS = 0.2
-POST_ATTEMPTS = 5
-
-
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - a local endpoint takes any key
-    )
-
-
-# ---------------------------------------------------------------- the template's sources
-
-
-@dataclass(frozen=True)
-class StreamSource:
-    """A ``DynamoDB`` event of a function, with the settings that matter locally."""
-
-    function: str
-    table: str  # the table's logical id (its local name)
-    batch_size: int = 100
-    batching_window: float = 0.0
-    maximum_retry_attempts: int = -1  # -1: until the record expires (AWS's default)
-    report_batch_item_failures: bool = False
-    filters: tuple[Mapping[str, Any], ...] = ()
-    starting_position: str = "LATEST"
-
-
-def stream_sources(template_path: Any) -> list[StreamSource]:
-    """Every ``DynamoDB`` event of the template's functions."""
-    template = read_yaml(template_path)
-    resolver = Resolver(template, "switchboard-local")
-    resources = template.get("Resources") or {}
-    globals_function = (template.get("Globals") or {}).get("Function") or {}
-    out = []
-    for name, resource in resources.items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        raw = merge_properties(globals_function, resource.get("Properties") or {})
-        for event in (raw.get("Events") or {}).values():
-            if (event or {}).get("Type") != "DynamoDB":
-                continue
-            raw_properties = event.get("Properties") or {}
-            table = referenced_name(raw_properties.get("Stream"))
-            if table is None or (resources.get(table) or {}).get("Type") != "AWS::DynamoDB::Table":
-                raise TemplateError(
-                    f"{name}: a DynamoDB event's Stream must be a table's StreamArn"
-                )
-            properties = resolver.resolve(raw_properties)
-            filters = (properties.get("FilterCriteria") or {}).get("Filters") or []
-            out.append(
-                StreamSource(
-                    function=name,
-                    table=table,
-                    batch_size=int(properties.get("BatchSize", 100)),
-                    batching_window=float(properties.get("MaximumBatchingWindowInSeconds", 0)),
-                    maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
-                    report_batch_item_failures="ReportBatchItemFailures"
-                    in (properties.get("FunctionResponseTypes") or []),
-                    filters=tuple(json.loads(f["Pattern"]) for f in filters),
-                    starting_position=str(properties.get("StartingPosition", "LATEST")),
-                )
-            )
-    return out
-
-
-# ---------------------------------------------------------------- records and filters
 
 
 def lambda_record(
@@ -177,103 +83,12 @@ def matches(pattern: Any, value: Any) -> bool:
     return bool(pattern == value)
 
 
-def _key(keys: Mapping[str, Any]) -> str:
-    return json.dumps(keys, sort_keys=True)
-
-
-# ---------------------------------------------------------------- TTL
-
-
-class TtlSweeper:
-    """DynamoDB's TTL: deletes expired items every ``interval`` seconds (development only:
-    a Scan per table, which is how this emulation finds them, not a request path)."""
-
-    def __init__(
-        self,
-        endpoint: str,
-        tables: Mapping[str, tuple[str, Sequence[str]]],  # name -> (ttl attribute, key names)
-        log: EventLog,
-        *,
-        interval: float = 5.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.client = _client("dynamodb", endpoint)
-        self.tables = tables
-        self.log = log
-        self.interval = interval
-        self.clock = clock
-        self.deleted: dict[str, set[str]] = {name: set() for name in tables}
-        self._lock = threading.Lock()
-        self._task: asyncio.Task[None] | None = None
-
-    def sweep(self) -> int:
-        """Delete every item whose TTL is past; how many were deleted."""
-        now = int(self.clock())
-        count = 0
-        for table, (attribute, key_names) in self.tables.items():
-            pages = self.client.get_paginator("scan").paginate(
-                TableName=table,
-                FilterExpression="#t < :now",
-                ExpressionAttributeNames={"#t": attribute},
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-            )
-            for page in pages:
-                for item in page.get("Items", []):
-                    keys = {name: item[name] for name in key_names}
-                    with self._lock:
-                        self.deleted[table].add(_key(keys))
-                    try:
-                        self.client.delete_item(
-                            TableName=table,
-                            Key=keys,
-                            ConditionExpression="#t < :now",
-                            ExpressionAttributeNames={"#t": attribute},
-                            ExpressionAttributeValues={":now": {"N": str(now)}},
-                        )
-                        count += 1
-                    except self.client.exceptions.ConditionalCheckFailedException:
-                        with self._lock:
-                            self.deleted[table].discard(_key(keys))
-        if count:
-            self.log.event("TTL", "sweep", f"{count} expired item(s) deleted", "ok")
-        return count
-
-    def took(self, table: str, keys: Mapping[str, Any]) -> bool:
-        """Whether TTL deleted the item with ``keys`` (asked once per REMOVE record)."""
-        with self._lock:
-            found = _key(keys) in self.deleted.get(table, set())
-            self.deleted.get(table, set()).discard(_key(keys))
-        return found
-
-    def start(self) -> None:
-        """Sweep every ``interval`` seconds."""
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await asyncio.to_thread(self.sweep)
-            except Exception as exc:  # moto stopping: try again later
-                self.log.event("TTL", "sweep", f"error {type(exc).__name__}", "error")
-
-    async def close(self) -> None:
-        """Stop sweeping."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
-# ---------------------------------------------------------------- the event source
-
-
 class StreamEventSource:
     """One ``DynamoDB`` event source mapping: reads a table's stream, invokes a function."""
 
     def __init__(
         self,
-        source: StreamSource,
+        source: DynamoDbEventSource,
         *,
         endpoint: str,
         pool: Callable[[], FunctionPool],
@@ -284,8 +99,8 @@ class StreamEventSource:
         self.pool = pool
         self.log = log
         self.ttl = ttl
-        self.dynamodb = _client("dynamodb", endpoint)
-        self.streams = _client("dynamodbstreams", endpoint)
+        self.dynamodb = client("dynamodb", endpoint)
+        self.streams = client("dynamodbstreams", endpoint)
         self.stream_arn = ""
         self._iterators: dict[str, str | None] = {}
         self._task: asyncio.Task[None] | None = None
@@ -417,191 +232,21 @@ class StreamEventSource:
         return min(indexes) if indexes else None
 
 
-# ---------------------------------------------------------------- EventBridge
-
-
-def _iso(value: Any) -> str:
-    when = (
-        datetime.datetime.fromtimestamp(float(value), datetime.UTC)
-        if value is not None
-        else datetime.datetime.now(datetime.UTC)
-    )
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def envelope(entry: Mapping[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    """EventBridge's event for one PutEvents entry (what rules and API destinations get)."""
-    return {
-        "version": "0",
-        "id": event_id or str(uuid.uuid4()),
-        "detail-type": entry["DetailType"],
-        "source": entry["Source"],
-        "account": ACCOUNT_ID,
-        "time": _iso(entry.get("Time")),
-        "region": REGION,
-        "resources": list(entry.get("Resources") or []),
-        "detail": json.loads(entry["Detail"]),
-    }
-
-
-def _entry_error(entry: Any) -> str | None:
-    if not isinstance(entry, dict):
-        return "an entry is not an object"
-    for key in ("Source", "DetailType", "Detail"):
-        if not isinstance(entry.get(key), str) or not entry[key]:
-            return f"{key} is required"
-    try:
-        detail = json.loads(entry["Detail"])
-    except ValueError:
-        return "Detail is not valid JSON"
-    if not isinstance(detail, dict):
-        return "Detail is not a JSON object"
-    return None
-
-
-class LocalEventBridge:
-    """``PutEvents`` on 127.0.0.1; each event logged, and POSTed to ``url`` when set."""
-
-    def __init__(self, log: EventLog, *, url: str | None = None, secret: str | None = None):
-        self.log = log
-        self.url = url
-        self.secret = secret
-        self.events: list[dict[str, Any]] = []
-        self._outbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        bridge = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                status, body = bridge.handle(
-                    self.headers.get("X-Amz-Target", ""), self.rfile.read(length)
-                )
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._threads = [
-            threading.Thread(target=self._server.serve_forever, daemon=True),
-            threading.Thread(target=self._post_loop, daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def handle(self, target: str, raw: bytes) -> tuple[int, dict[str, Any]]:
-        """Answer one call as EventBridge does (``PutEvents`` only)."""
-        if target != "AWSEvents.PutEvents":
-            return 400, {"__type": "UnknownOperationException", "message": target}
-        try:
-            request = json.loads(raw)
-            entries = request["Entries"]
-            count = len(entries) if isinstance(entries, list) else 0
-        except (ValueError, KeyError, TypeError):
-            count = 0
-        if not 1 <= count <= MAX_ENTRIES:
-            return 400, {"__type": "ValidationException", "message": "1 to 10 Entries"}
-        if len(raw) > MAX_REQUEST_BYTES * 2:
-            return 400, {"__type": "ValidationException", "message": "over 256 KB"}
-        results = []
-        failed = 0
-        for entry in entries:
-            error = _entry_error(entry)
-            if error is not None:
-                failed += 1
-                results.append({"ErrorCode": "MalformedDetail", "ErrorMessage": error})
-                continue
-            event = envelope(entry)
-            self.events.append(event)
-            detail = event["detail"]
-            subject = str(detail.get("channel") or detail.get("connectionId") or "")[:16]
-            shown = json.dumps(detail, separators=(",", ":"))
-            self.log.event("EVENT", subject, f"{event['detail-type']} {shown}", "put")
-            if self.url:
-                self._outbox.put(event)
-            results.append({"EventId": event["id"]})
-        return 200, {"FailedEntryCount": failed, "Entries": results}
-
-    def _post_loop(self) -> None:
-        while True:
-            event = self._outbox.get()
-            if event is None:
-                return
-            self._post(event)
-
-    def _post(self, event: dict[str, Any]) -> None:
-        assert self.url is not None
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        if self.secret:
-            headers[SECRET_HEADER] = self.secret
-        data = json.dumps(event).encode()
-        status: int | str = "error"
-        for attempt in range(POST_ATTEMPTS):  # as an API destination: 429 and 5xx retried
-            request = urllib.request.Request(  # noqa: S310 - EVENTS_URL, set by the developer
-                self.url, data=data, headers=headers, method="POST"
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                    status = response.status
-                    break
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-                if exc.code != 429 and exc.code < 500:
-                    break
-            except OSError as exc:
-                status = type(exc).__name__
-            time.sleep(min(0.2 * 2**attempt, 2.0))
-        self.log.event("WEBHOOK", event["detail-type"], f"POST {self.url}", status)
-
-    def close(self) -> None:
-        """Stop serving and posting."""
-        self._outbox.put(None)
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def from_environment(log: EventLog) -> LocalEventBridge:
-    """The local EventBridge, posting to ``EVENTS_URL`` with ``EVENTS_SECRET`` when set."""
-    return LocalEventBridge(
-        log,
-        url=os.environ.get("EVENTS_URL") or None,
-        secret=os.environ.get("EVENTS_SECRET") or None,
-    )
-
-
-def ttl_tables(tables: Iterable[Any]) -> dict[str, tuple[str, list[str]]]:
-    """Table name -> (TTL attribute, key attribute names), for the tables with a TTL."""
-    return {
-        table.name: (
-            table.ttl_attribute,
-            [k["AttributeName"] for k in table.create_table["KeySchema"]],
-        )
-        for table in tables
-        if table.ttl_attribute
-    }
-
-
 class LocalEvents:
-    """Everything above, for one application: the TTL sweeper, the stream event sources
-    and the local EventBridge (``environment`` points the functions at it)."""
+    """One application's backend events: the TTL sweeper, the stream event sources and
+    the local EventBridge (``environment`` points the functions at it)."""
 
     def __init__(
         self,
-        app: Any,
+        app: Application,
         dynamodb_endpoint: str,
         pool: Callable[[str], FunctionPool],
         log: EventLog,
     ) -> None:
         interval = float(os.environ.get("TTL_SWEEP_SECONDS") or 5)
         self.ttl = TtlSweeper(dynamodb_endpoint, ttl_tables(app.tables), log, interval=interval)
-        sources = stream_sources(app.template_path)
-        self.bridge = from_environment(log) if sources else None
+        sources = app.stream_events
+        self.bridge: LocalEventBridge | None = from_environment(log) if sources else None
         self.sources = [
             StreamEventSource(
                 source,

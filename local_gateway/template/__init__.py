@@ -23,6 +23,7 @@ from local_gateway.template.errors import TemplateError
 from local_gateway.template.intrinsics import Resolver
 from local_gateway.template.resources import (
     Application,
+    DynamoDbEventSource,
     FunctionSpec,
     HttpRoute,
     QueueSpec,
@@ -39,6 +40,7 @@ __all__ = [
     "LOCAL_HTTP_API_ID",
     "REGION",
     "Application",
+    "DynamoDbEventSource",
     "FunctionSpec",
     "HttpRoute",
     "ParsedTemplate",

@@ -1,6 +1,7 @@
-"""What the gateway serves, as plain values: the specs of functions, routes, tables, queues and
-SQS event sources, and the :class:`Application` that holds them; and how a CloudFormation
-table or queue becomes the arguments of ``CreateTable`` or ``CreateQueue`` locally.
+"""What the gateway serves, as plain values: the specs of functions, routes, tables, queues,
+SQS and DynamoDB event sources, and the :class:`Application` that holds them; and how a
+CloudFormation table or queue becomes the arguments of ``CreateTable`` or ``CreateQueue``
+locally.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from local_gateway.local_aws import queue_arn
 
 __all__ = [
     "Application",
+    "DynamoDbEventSource",
     "FunctionSpec",
     "HttpRoute",
     "QueueSpec",
@@ -105,6 +107,21 @@ class SqsEventSource:
 
 
 @dataclasses.dataclass(frozen=True)
+class DynamoDbEventSource:
+    """A ``DynamoDB`` event of a function: which table's stream, and the event source
+    mapping's settings that matter locally (``FilterCriteria`` as parsed patterns)."""
+
+    function: str
+    table: str  # the table's logical id (its local name)
+    batch_size: int = 100
+    batching_window: float = 0.0
+    maximum_retry_attempts: int = -1  # -1: until the record expires (AWS's default)
+    report_batch_item_failures: bool = False
+    filters: tuple[Mapping[str, Any], ...] = ()
+    starting_position: str = "LATEST"
+
+
+@dataclasses.dataclass(frozen=True)
 class Application:
     """Everything the gateway serves from one template."""
 
@@ -117,6 +134,7 @@ class Application:
     unserved_events: tuple[tuple[str, str], ...] = ()  # (function, event type), e.g. Schedule
     queues: tuple[QueueSpec, ...] = ()
     sqs_events: tuple[SqsEventSource, ...] = ()
+    stream_events: tuple[DynamoDbEventSource, ...] = ()
 
 
 def table_spec(name: str, properties: Mapping[str, Any]) -> TableSpec:

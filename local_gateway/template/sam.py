@@ -1,11 +1,12 @@
 """SAM's semantics: ``Globals`` merged into each function, a function's layers, code and
-event sources (``HttpApi``, ``SQS``; others are reported as not served), the WebSocket API's
-routes, and :func:`load_application`, which turns a parsed template into an
-:class:`~local_gateway.template.specs.Application`.
+event sources (``HttpApi``, ``SQS``, ``DynamoDB``; others are reported as not served), the
+WebSocket API's routes, and :func:`load_application`, which turns a parsed template into an
+:class:`~local_gateway.template.resources.Application`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,26 @@ def _sqs_event(
     )
 
 
+def _dynamodb_event(
+    function: str, raw: Mapping[str, Any], properties: Mapping[str, Any], resolver: Resolver
+) -> specs.DynamoDbEventSource:
+    table = referenced_name(raw.get("Stream"))
+    if table is None or (resolver.resources.get(table) or {}).get("Type") != "AWS::DynamoDB::Table":
+        raise TemplateError(f"{function}: a DynamoDB event's Stream must be a table's StreamArn")
+    filters = (properties.get("FilterCriteria") or {}).get("Filters") or []
+    return specs.DynamoDbEventSource(
+        function=function,
+        table=table,
+        batch_size=int(properties.get("BatchSize", 100)),
+        batching_window=float(properties.get("MaximumBatchingWindowInSeconds", 0)),
+        maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+        report_batch_item_failures="ReportBatchItemFailures"
+        in (properties.get("FunctionResponseTypes") or []),
+        filters=tuple(json.loads(f["Pattern"]) for f in filters),
+        starting_position=str(properties.get("StartingPosition", "LATEST")),
+    )
+
+
 def load_application(
     template: ParsedTemplate | Path,
     stack_name: str = "switchboard-local",
@@ -137,6 +158,7 @@ def load_application(
     tables: list[specs.TableSpec] = []
     queues: list[specs.QueueSpec] = []
     sqs_events: list[specs.SqsEventSource] = []
+    stream_events: list[specs.DynamoDbEventSource] = []
     unserved: list[tuple[str, str]] = []
     for name, resource in resources.items():
         kind = resource.get("Type")
@@ -146,8 +168,8 @@ def load_application(
             functions[name] = _function_spec(name, properties, root, resolver, raw)
             raw_events = raw.get("Events") or {}
             for event_name, event in (properties.get("Events") or {}).items():
+                raw_properties = (raw_events.get(event_name) or {}).get("Properties") or {}
                 if event.get("Type") == "SQS":
-                    raw_properties = (raw_events.get(event_name) or {}).get("Properties") or {}
                     sqs_events.append(
                         _sqs_event(name, raw_properties, event.get("Properties") or {}, resolver)
                     )
@@ -160,8 +182,12 @@ def load_application(
                             path=str(event_properties.get("Path", "$default")),
                         )
                     )
-                elif event.get("Type") == "DynamoDB":
-                    pass  # served by local_gateway.streams (the table's stream)
+                elif event.get("Type") == "DynamoDB":  # served by local_gateway.streams
+                    stream_events.append(
+                        _dynamodb_event(
+                            name, raw_properties, event.get("Properties") or {}, resolver
+                        )
+                    )
                 else:
                     # Schedule, SNS, ...: not served locally.
                     unserved.append((name, str(event.get("Type"))))
@@ -191,4 +217,5 @@ def load_application(
         unserved_events=tuple(unserved),
         queues=tuple(queues),
         sqs_events=tuple(sqs_events),
+        stream_events=tuple(stream_events),
     )

@@ -1,31 +1,14 @@
-"""The local gateway's stand-ins for Lambda's stream event sources and EventBridge, with plain
-values: the template's DynamoDB events as read, filter patterns, and PutEvents answers."""
+"""The local gateway's stand-in for Lambda's DynamoDB stream event sources
+(:mod:`local_gateway.streams`), with plain values: filter patterns and records."""
 
 from __future__ import annotations
 
-import json
+import datetime
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
-from local_gateway.eventlog import EventLog
-from local_gateway.streams import LocalEventBridge, envelope, matches, stream_sources
-from tests.conftest import ROOT
-
-
-def test_the_templates_three_event_sources_are_read_with_their_settings() -> None:
-    sources = {source.table: source for source in stream_sources(ROOT / "template.yaml")}
-    assert set(sources) == {"ConnectionsTable", "SubscriptionsTable", "PresenceTable"}
-    for source in sources.values():
-        assert (source.function, source.batch_size, source.batching_window) == (
-            "EventsFunction",
-            100,
-            1.0,
-        )
-        assert (source.maximum_retry_attempts, source.report_batch_item_failures) == (10, True)
-    assert sources["ConnectionsTable"].filters == ({"eventName": ["INSERT", "REMOVE"]},)
-    assert sources["PresenceTable"].filters == ()
+from local_gateway.streams import lambda_record, matches
 
 
 @pytest.mark.parametrize(
@@ -53,68 +36,31 @@ def test_filter_patterns_match_as_eventbridge_patterns(
     assert matches(pattern, value) is expected
 
 
-def test_an_entry_becomes_eventbridges_envelope() -> None:
-    entry = {
-        "Source": "switchboard",
-        "DetailType": "connection.opened",
-        "Detail": json.dumps({"eventId": "e", "ts": 1}),
-        "Time": 1796169599.0,
-        "Resources": [],
+def test_a_get_records_record_becomes_the_record_lambda_passes() -> None:
+    created = datetime.datetime(2026, 12, 1, 23, 59, 59, tzinfo=datetime.UTC)
+    body: dict[str, Any] = {
+        "ApproximateCreationDateTime": created,
+        "Keys": {"connectionId": {"S": "C1"}},
+        "SequenceNumber": "7",
+        "SizeBytes": 26,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
     }
-    event = envelope(entry, "id-1")
-    EventBridgeModel.model_validate(event)
-    assert event == {
-        "version": "0",
-        "id": "id-1",
-        "detail-type": "connection.opened",
-        "source": "switchboard",
-        "account": "123456789012",
-        "time": "2026-12-01T23:59:59Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {"eventId": "e", "ts": 1},
+    raw = {"eventID": "e1", "eventName": "REMOVE", "dynamodb": body}
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-12-01T00:00:00.000"
+    record = lambda_record(raw, arn)
+    assert record == {
+        "eventID": "e1",
+        "eventName": "REMOVE",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {**body, "ApproximateCreationDateTime": 1796169599.0},
+        "eventSourceARN": arn,
     }
-
-
-@pytest.fixture
-def bridge() -> Any:
-    serving = LocalEventBridge(EventLog(functions=False))
-    yield serving
-    serving.close()
-
-
-@pytest.mark.parametrize(
-    ("target", "body", "status", "error"),
-    [
-        pytest.param("AWSEvents.PutRule", b"{}", 400, "UnknownOperationException", id="other-op"),
-        pytest.param("AWSEvents.PutEvents", b"not json", 400, "ValidationException", id="not-json"),
-        pytest.param(
-            "AWSEvents.PutEvents", b'{"Entries": []}', 400, "ValidationException", id="none"
-        ),
-        pytest.param(
-            "AWSEvents.PutEvents",
-            json.dumps({"Entries": [{"Source": "s"}] * 11}).encode(),
-            400,
-            "ValidationException",
-            id="eleven",
-        ),
-    ],
-)
-def test_bad_calls_get_eventbridges_errors(
-    bridge: LocalEventBridge, target: str, body: bytes, status: int, error: str
-) -> None:
-    answer = bridge.handle(target, body)
-    assert (answer[0], answer[1]["__type"]) == (status, error)
-
-
-def test_a_malformed_entry_fails_alone(bridge: LocalEventBridge) -> None:
-    good = {"Source": "switchboard", "DetailType": "t", "Detail": '{"eventId": "e"}'}
-    entries = [good, {"Source": "switchboard", "DetailType": "t", "Detail": "[1]"}, "x"]
-    status, answer = bridge.handle("AWSEvents.PutEvents", json.dumps({"Entries": entries}).encode())
-    assert (status, answer["FailedEntryCount"]) == (200, 2)
-    assert [sorted(result) for result in answer["Entries"]] == [
-        ["EventId"],
-        ["ErrorCode", "ErrorMessage"],
-        ["ErrorCode", "ErrorMessage"],
-    ]
-    assert [event["detail"] for event in bridge.events] == [{"eventId": "e"}]
+    assert body["ApproximateCreationDateTime"] is created  # the caller's record is kept
+    assert lambda_record(raw, arn, by_ttl=True)["userIdentity"] == {
+        "type": "Service",
+        "principalId": "dynamodb.amazonaws.com",
+    }
+    assert matches({"userIdentity": [{"exists": False}]}, record)
+    assert not matches({"userIdentity": [{"exists": False}]}, lambda_record(raw, arn, by_ttl=True))

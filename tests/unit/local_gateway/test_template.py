@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from local_gateway.template import (
+    DynamoDbEventSource,
     HttpRoute,
     TemplateError,
     load_application,
@@ -200,3 +201,60 @@ def test_a_document_that_is_not_a_mapping_is_not_a_template(tmp_path: Path) -> N
     path.write_text("- just\n- a list\n")
     with pytest.raises(TemplateError, match="not a template"):
         parse_template(path)
+
+
+def test_the_templates_dynamodb_events_are_read_with_their_settings() -> None:
+    app = load_application(ROOT / "template.yaml")
+    sources = {source.table: source for source in app.stream_events}
+    assert set(sources) == {"ConnectionsTable", "SubscriptionsTable", "PresenceTable"}
+    for source in sources.values():
+        assert (source.function, source.batch_size, source.batching_window) == (
+            "EventsFunction",
+            100,
+            1.0,
+        )
+        assert (source.maximum_retry_attempts, source.report_batch_item_failures) == (10, True)
+        assert source.starting_position == "TRIM_HORIZON"
+    assert sources["ConnectionsTable"].filters == ({"eventName": ["INSERT", "REMOVE"]},)
+    assert sources["PresenceTable"].filters == ()
+    assert ("EventsFunction", "DynamoDB") not in app.unserved_events
+
+
+def test_a_dynamodb_event_gets_globals_and_defaults_and_must_name_a_tables_stream(
+    tmp_path: Path,
+) -> None:
+    template = textwrap.dedent(
+        """\
+        Globals:
+          Function:
+            Events:
+              Changes:
+                Type: DynamoDB
+                Properties:
+                  Stream: !GetAtt Things.StreamArn
+                  StartingPosition: LATEST
+        Resources:
+          Api:
+            Type: AWS::Serverless::WebSocketApi
+            Properties:
+              Routes:
+                $default: {FunctionArn: !GetAtt Fn.Arn}
+          Things:
+            Type: AWS::DynamoDB::Table
+            Properties:
+              AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+              KeySchema: [{AttributeName: id, KeyType: HASH}]
+              BillingMode: PAY_PER_REQUEST
+              StreamSpecification: {StreamViewType: NEW_IMAGE}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: fn}
+        """
+    )
+    path = tmp_path / "template.yaml"
+    path.write_text(template)
+    app = load_application(path)
+    assert app.stream_events == (DynamoDbEventSource(function="Fn", table="Things"),)
+    path.write_text(template.replace("!GetAtt Things.StreamArn", "!GetAtt Fn.Arn"))
+    with pytest.raises(TemplateError, match=r"^Fn: a DynamoDB event's Stream must be a table's"):
+        load_application(path)
