@@ -17,23 +17,17 @@ from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
-from local_gateway.template import REGION, TableSpec
+from local_gateway import local_aws
+from local_gateway.template import TableSpec
 
 __all__ = ["create_tables", "embedded_moto"]
 
 
 def create_tables(endpoint: str, tables: Iterable[TableSpec]) -> None:
     """Create each table that does not exist yet, and turn its TTL on."""
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - a local endpoint takes any key
-    )
+    client = local_aws.client("dynamodb", endpoint)
     for table in tables:
         try:
             client.create_table(**table.create_table)
