@@ -48,13 +48,51 @@ class InvocationError(Exception):
         return str(self.error.get("errorType", "Error"))
 
 
+LogSink = Callable[[str, str], None]
+
+
 @dataclasses.dataclass(eq=False)
 class _Worker:
+    """One worker process: the Lambda runtime (``runtime.py``) running one function's handler."""
+
     process: asyncio.subprocess.Process
     generation: int
     log_task: asyncio.Task[None]
     ready: bool = False
     killed: bool = False
+
+    @classmethod
+    async def start(
+        cls, spec: FunctionSpec, environment: Mapping[str, str], generation: int, log: LogSink
+    ) -> _Worker:
+        """Start the process; its stderr goes to ``log`` line by line."""
+        init = {
+            "code_dir": str(spec.code_dir),
+            "layer_dirs": [str(path) for path in spec.layer_dirs],
+            "handler": spec.handler,
+            "dont_write_bytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            str(RUNTIME),
+            json.dumps(init),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(environment),
+            limit=PIPE_LIMIT,
+            start_new_session=True,  # Ctrl-C reaches the gateway, which stops its workers
+        )
+
+        async def forward_logs() -> None:
+            assert process.stderr is not None
+            while line := await process.stderr.readline():
+                log(spec.name, line.decode(errors="replace").rstrip())
+
+        return cls(
+            process=process, generation=generation, log_task=asyncio.create_task(forward_logs())
+        )
 
     @property
     def alive(self) -> bool:
@@ -67,8 +105,39 @@ class _Worker:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
 
+    async def read(self) -> dict[str, Any]:
+        """The runtime's next answer (one JSON line), or the exit as an :class:`InvocationError`."""
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if not line:
+            code = await self.process.wait()
+            raise InvocationError(
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: the worker exited with status {code}",
+                }
+            )
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
-LogSink = Callable[[str, str], None]
+    async def read_ready(self) -> None:
+        """Wait for the end of the init phase; an init error kills the worker and is raised."""
+        if self.ready:
+            return
+        answer = await self.read()
+        if "init_error" in answer:
+            self.kill()
+            raise InvocationError(answer["init_error"])
+        self.ready = True
+
+    async def reap(self) -> None:
+        """Wait for the process to exit (killing it after 5 s) and for its last log lines."""
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            self.kill()
+            await self.process.wait()
+        await self.log_task
 
 
 class FunctionPool:
@@ -99,31 +168,7 @@ class FunctionPool:
     # ------------------------------------------------------------ lifecycle
 
     async def _start(self) -> _Worker:
-        init = {
-            "code_dir": str(self.spec.code_dir),
-            "layer_dirs": [str(path) for path in self.spec.layer_dirs],
-            "handler": self.spec.handler,
-            "dont_write_bytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            str(RUNTIME),
-            json.dumps(init),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self.environment,
-            limit=PIPE_LIMIT,
-            start_new_session=True,  # Ctrl-C reaches the gateway, which stops its workers
-        )
-        log_task = asyncio.create_task(self._forward_logs(process))
-        return _Worker(process=process, generation=self.generation, log_task=log_task)
-
-    async def _forward_logs(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stderr is not None
-        while line := await process.stderr.readline():
-            self.log(self.spec.name, line.decode(errors="replace").rstrip())
+        return await _Worker.start(self.spec, self.environment, self.generation, self.log)
 
     async def _acquire(self) -> _Worker:
         """A warm worker: the first one free, whether released or newly started.
@@ -160,7 +205,7 @@ class FunctionPool:
         try:
             worker = await self._start()
             async with asyncio.timeout(INIT_TIMEOUT):
-                await self._read_ready(worker)
+                await worker.read_ready()
         except (InvocationError, TimeoutError, OSError) as exc:
             if worker is not None:
                 worker.kill()
@@ -191,18 +236,9 @@ class FunctionPool:
     def _retire(self, worker: _Worker) -> None:
         if worker.process.stdin is not None and not worker.process.stdin.is_closing():
             worker.process.stdin.close()  # the runtime's loop ends, the process exits
-        task = asyncio.create_task(self._reap(worker))
+        task = asyncio.create_task(worker.reap())
         self._reaped.add(task)
         task.add_done_callback(self._reaped.discard)
-
-    @staticmethod
-    async def _reap(worker: _Worker) -> None:
-        try:
-            await asyncio.wait_for(worker.process.wait(), 5)
-        except TimeoutError:
-            worker.kill()
-            await worker.process.wait()
-        await worker.log_task
 
     def recycle(self) -> None:
         """Retire every worker: the next invocation starts one with the code now on disk."""
@@ -235,29 +271,6 @@ class FunctionPool:
 
     # ------------------------------------------------------------ invocation
 
-    async def _read(self, worker: _Worker) -> dict[str, Any]:
-        assert worker.process.stdout is not None
-        line = await worker.process.stdout.readline()
-        if not line:
-            code = await worker.process.wait()
-            raise InvocationError(
-                {
-                    "errorType": "Runtime.ExitError",
-                    "errorMessage": f"RequestId: the worker exited with status {code}",
-                }
-            )
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    async def _read_ready(self, worker: _Worker) -> None:
-        if worker.ready:
-            return
-        answer = await self._read(worker)
-        if "init_error" in answer:
-            worker.kill()
-            raise InvocationError(answer["init_error"])
-        worker.ready = True
-
     async def invoke(self, event: Mapping[str, Any], request_id: str | None = None) -> Any:
         """Run the handler on ``event``; its return value, or :class:`InvocationError`."""
         request_id = request_id or str(uuid.uuid4())
@@ -280,7 +293,7 @@ class FunctionPool:
                 worker.process.stdin.write(json.dumps(request).encode() + b"\n")
                 await worker.process.stdin.drain()
                 armed = self.faults.arm(worker.process.pid, self.spec.name)
-                answer = await self._read(worker)
+                answer = await worker.read()
         except TimeoutError:
             worker.kill()
             raise InvocationError(
