@@ -116,3 +116,13 @@ class LambdaApp:
             return {"batchItemFailures": failures}
 
         return self._wrap(run)
+
+    def raw(
+        self, handler: Callable[[dict[str, Any], LambdaContext, Container], Any]
+    ) -> LambdaHandler:
+        """A handler of the event as Lambda passes it, whole."""
+
+        def run(event: dict[str, Any], context: LambdaContext) -> Any:
+            return handler(event, context, container.current())
+
+        return self._wrap(run)
