@@ -7,16 +7,7 @@ and its redrive policy moves it to the dead-letter queue.
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.data_classes import SQSRecord
 
 from switchboard.container import Container
 from switchboard.handlers import LambdaApp
@@ -24,24 +15,12 @@ from switchboard.telemetry import record_batch
 
 app = LambdaApp(traced=False)
 logger = app.logger
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def deliver_batch(record: SQSRecord, box: Container) -> None:
-    """Deliver one queued batch; raising reports this record alone as failed."""
+@app.sqs_batch
+def lambda_handler(record: SQSRecord, box: Container) -> None:
+    """Deliver one queued batch; raising reports this record alone as failed (SQS retries
+    it), and when every record of the batch fails the invocation fails."""
     report = box.batch_worker().handle(record.body)
     logger.info("batch delivered", extra=report.as_dict())
     record_batch(report)
-
-
-@app.raw
-def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, box: Container
-) -> PartialItemFailureResponse:
-    """Deliver every record of an SQS batch; answer which ones SQS should retry."""
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: deliver_batch(record, box),
-        processor=processor,
-        context=context,
-    )

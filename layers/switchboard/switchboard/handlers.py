@@ -14,6 +14,10 @@ function of ``(event, container)`` that turns the event into one library call::
         ...
 
 The event is never logged (``$connect``'s holds the token, the HTTP API's a credential).
+
+Nothing here is imported that a handler's hot path does not run: the SQS worker's partial
+batch responses are answered by :meth:`LambdaApp.sqs_batch` (Powertools' ``BatchProcessor``
+answers the same, but its module imports ``asyncio``, a quarter of the worker's cold start).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.utilities.data_classes import (
     APIGatewayProxyEventV2,
     APIGatewayWebSocketEvent,
+    SQSRecord,
     event_source,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,6 +41,16 @@ from switchboard.telemetry import metrics
 from switchboard.tracing import handler_tracer
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], Any]
+PartialBatchResponse = dict[str, list[dict[str, str]]]
+
+
+class BatchFailedError(Exception):
+    """Every record of an SQS batch failed: the invocation fails and SQS retries the batch
+    (Powertools' ``BatchProcessingError``); ``errors`` holds each record's exception."""
+
+    def __init__(self, errors: list[Exception]) -> None:
+        super().__init__(f"All records failed processing: {len(errors)} errors")
+        self.errors = errors
 
 
 class LambdaApp:
@@ -78,10 +93,34 @@ class LambdaApp:
 
         return self._wrap(run)
 
+    def sqs_batch(self, handler: Callable[[SQSRecord, Container], None]) -> LambdaHandler:
+        """An SQS handler with partial batch responses (``ReportBatchItemFailures``): a record
+        whose handler raises is listed alone in ``batchItemFailures``; when every record
+        raised, the invocation fails (:class:`BatchFailedError`). As Powertools'
+        ``process_partial_response`` with ``BatchProcessor(EventType.SQS)`` answers."""
+
+        def run(event: dict[str, Any], _context: LambdaContext) -> PartialBatchResponse:
+            box = container.current()
+            records: list[dict[str, Any]] = event["Records"]
+            failures: list[dict[str, str]] = []
+            errors: list[Exception] = []
+            for record in records:
+                try:
+                    handler(SQSRecord(record), box)
+                except Exception as exc:  # reported for this record alone, SQS retries it
+                    self.logger.debug("record failed", exc_info=True)
+                    failures.append({"itemIdentifier": record["messageId"]})
+                    errors.append(exc)
+            if records and len(errors) == len(records):
+                raise BatchFailedError(errors)
+            return {"batchItemFailures": failures}
+
+        return self._wrap(run)
+
     def raw(
         self, handler: Callable[[dict[str, Any], LambdaContext, Container], Any]
     ) -> LambdaHandler:
-        """A handler of the event as Lambda passes it (the SQS batch processor's)."""
+        """A handler of the event as Lambda passes it, whole."""
 
         def run(event: dict[str, Any], context: LambdaContext) -> Any:
             return handler(event, context, container.current())

@@ -38,6 +38,7 @@ from switchboard.dynamodb_tables import (
     conditional_failed,
     create_tables,
     error_code,
+    share_connection,
 )
 from switchboard.storage import (
     POSITION_KEPT_SECONDS,
@@ -93,6 +94,7 @@ class _Tables:
         self.settings = settings
         bind_models(settings)
         self._connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
+        share_connection(self._connection)  # one botocore client, made on the first call
 
 
 class _ConnectionItems(_Tables):
