@@ -137,6 +137,12 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
                 frame({"action": "presence", "channel": "presence-room", "id": "p"})
             with measure("ping", 1):
                 frame({"action": "ping", "id": "k"})
+            keyed = {"action": "publish", "channel": "room:big", "data": {"text": "hi"}}
+            keyed.update(id="i", idempotencyKey="0f8e4a52-7f43-4d2b-9c1e-5a6b7c8d9e0f")
+            with measure("publish with idempotencyKey", 1):
+                frame(keyed)
+            with measure("publish, duplicate key", 1):
+                frame(keyed)
             with measure("unsubscribe", 1):
                 frame({"action": "unsubscribe", "channel": "room:big", "id": "u"})
             server = load_event("publish")

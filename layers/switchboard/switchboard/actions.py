@@ -123,7 +123,9 @@ def publish(request: Request) -> dict[str, Any] | None:
     """Publish ``data`` to every subscriber of a channel and report the delivery.
 
     With ``"ack": false`` the sender gets no ``ack`` (one API Gateway message less);
-    errors still come back.
+    errors still come back. With an ``idempotencyKey`` seen from this user on this
+    channel in the last 5 minutes it publishes nothing and acks the first ``seq`` with
+    ``duplicate: true``.
     """
     channel = request.allowed_channel()
     fields = request.frame.fields
@@ -132,9 +134,10 @@ def publish(request: Request) -> dict[str, Any] | None:
     wants_ack = fields.get("ack", True)
     if not isinstance(wants_ack, bool):
         raise BadRequestError("'ack' must be true or false")
+    key = protocol.optional_idempotency_key(fields.get("idempotencyKey"))
     sender = request.sender
     protocol.check_message_size(channel, fields["data"], sender.user_id)
-    result = request.realtime.publish(channel, fields["data"], sender.user_id)
+    result = request.realtime.publish(channel, fields["data"], sender.user_id, key)
     return protocol.ack(request.frame.id, **result.as_dict()) if wants_ack else None
 
 

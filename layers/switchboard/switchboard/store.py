@@ -32,6 +32,7 @@ from switchboard.dynamodb_tables import (
     ConnectionModel,
     HistoryModel,
     PresenceModel,
+    PublishKeyModel,
     SpentTokenModel,
     SubscriptionModel,
     bind_models,
@@ -41,10 +42,12 @@ from switchboard.dynamodb_tables import (
 )
 from switchboard.storage import (
     POSITION_KEPT_SECONDS,
+    PUBLISH_KEY_SECONDS,
     RATE_WINDOW_MODULO,
     ChannelPosition,
     ConnectionRecord,
     DeletedConnection,
+    FirstPublish,
     Member,
     PublishSlot,
     Subscriber,
@@ -287,6 +290,40 @@ class _HistoryItems(_Tables):
         except PutError as exc:
             if conditional_failed(exc):
                 return False
+            raise
+        return True
+
+    def append_message_once(
+        self, channel: str, seq: int, epoch: str, frame: str, expires_at: int, *, key: str, now: int
+    ) -> bool | FirstPublish:
+        """Write the message at ``seq`` and its idempotency key in one ``TransactWriteItems``.
+
+        The key item is written unless a live one (``ttl >= now``) is there; when it is,
+        the cancelled transaction returns it (``ALL_OLD``), so a duplicate costs this one
+        call too. Two items in a transaction bill 2 write units each per KB.
+        """
+        message = HistoryModel(
+            channel, seq, epoch=epoch, frame=frame, ttl=expires_at + POSITION_KEPT_SECONDS
+        )
+        marker = PublishKeyModel(
+            f"#{key}", epoch=epoch, first_seq=seq, ttl=now + PUBLISH_KEY_SECONDS
+        )
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.save(
+                    marker,
+                    condition=PublishKeyModel.key.does_not_exist() | (PublishKeyModel.ttl < now),
+                    return_values="ALL_OLD",
+                )
+                transaction.save(message, condition=HistoryModel.channel.does_not_exist())
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons
+            first = reasons[0] if reasons else None
+            if first is not None and first.code == "ConditionalCheckFailed" and first.raw_item:
+                seen = PublishKeyModel.from_raw_data(first.raw_item)
+                return FirstPublish(int(seen.first_seq), seen.epoch)
+            if conditional_failed(exc):
+                return False  # the seq was taken (or a concurrent transaction held it)
             raise
         return True
 
