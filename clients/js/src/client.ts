@@ -29,6 +29,7 @@ import {
 import { Emitter } from "./events.js";
 import { isValidChannel, parseServerFrame, type Ack, type ClientFrame, type Member, type Pong } from "./protocol.js";
 import { parseHistoryPage, parseMembers } from "./replies.js";
+import { isValidIdempotencyKey, newIdempotencyKey, publishOnce } from "./publishes.js";
 import { OfflineQueue, RequestTracker } from "./requests.js";
 import { startProblem, Subscriptions } from "./subscriptions.js";
 import type { Transport } from "./transport.js";
@@ -193,25 +194,38 @@ export class SwitchboardClient {
   }
 
   /**
-   * Publish `data` on `channel`. Resolves with the server's ack (which carries the message's
-   * `seq`); rejects with `ServerError`, `TimeoutError`, `ConnectionLostError` (the socket closed
-   * first: the message may or may not have gone out), `QueueFullError` or `ClientClosedError`.
-   * While disconnected, publishes wait in a bounded queue and go out, in order, on connect.
-   * `{ack: false}` asks for no ack (see `PublishOptions`).
+   * Publish `data` on `channel`, exactly once. Resolves with the server's ack (which carries the
+   * message's `seq`); rejects with `ServerError`, `TimeoutError`, `QueueFullError`,
+   * `ClientClosedError`, or `ConnectionLostError` only when the socket closed before the ack and
+   * the publish could not be resent within 4 minutes (it may or may not have gone out). A
+   * publish whose ack was lost with its socket is resent with the same `idempotencyKey` on the
+   * next connection, and the server publishes it once (a repeat is acked with the first `seq`
+   * and `duplicate: true`). While disconnected, publishes wait in a bounded queue and go out, in
+   * order, on connect. `{ack: false}` asks for no ack, and no key (see `PublishOptions`).
    */
   publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishAck> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
-    return this.request((transport) => {
-      const frame: ClientFrame = { action: "publish", channel, data, id: this.requests.nextId() };
-      if (options.ack === false) {
-        const sent = this.requests.sendOnly(transport, { ...frame, ack: false });
-        return sent.then(() => ({ channel, seq: undefined, ack: undefined }));
-      }
-      return this.requests.send(transport, frame).then((reply) => {
-        const ack = reply as Ack;
-        return { channel, seq: typeof ack.seq === "number" ? ack.seq : undefined, ack };
-      });
-    });
+    const frame: ClientFrame = { action: "publish", channel, data, id: "" };
+    if (options.ack === false) {
+      return this.request((transport) =>
+        this.requests
+          .sendOnly(transport, { ...frame, id: this.requests.nextId(), ack: false })
+          .then(() => ({ channel, seq: undefined, ack: undefined })),
+      );
+    }
+    const { idempotencyKey } = options;
+    if (idempotencyKey !== undefined && !isValidIdempotencyKey(idempotencyKey)) {
+      return Promise.reject(new TypeError("publish: idempotencyKey must be 1-64 printable ASCII characters"));
+    }
+    let key = idempotencyKey; // made on the first send: the platform is known once connected
+    return publishOnce({
+      send: (transport) => {
+        key ??= newIdempotencyKey(this.connection.host);
+        return this.requests.send(transport, { ...frame, id: this.requests.nextId(), idempotencyKey: key }) as Promise<Ack>;
+      },
+      request: (run) => this.request(run),
+      now: () => this.connection.host.now(),
+    }).then((ack) => ({ channel, seq: typeof ack.seq === "number" ? ack.seq : undefined, ack }));
   }
 
   /**

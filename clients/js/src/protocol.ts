@@ -12,7 +12,7 @@ export function isValidChannel(channel: unknown): channel is string {
 export type ClientFrame =
   | { action: "subscribe"; channel: string; id: string; since?: number; epoch?: string; rewind?: number }
   | { action: "unsubscribe"; channel: string; id: string }
-  | { action: "publish"; channel: string; data: unknown; id: string; ack?: false }
+  | { action: "publish"; channel: string; data: unknown; id: string; ack?: false; idempotencyKey?: string }
   | { action: "ping"; id: string }
   | { action: "presence"; channel: string; id: string }
   | { action: "history"; channel: string; id: string; limit?: number; before?: number };
