@@ -154,6 +154,9 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
             with measure(f"POST /publish to {subscribers} subscribers", 0) as counted:
                 publish_app.lambda_handler(server, CONTEXT)
                 counted.http_requests = 1
+            narrower = make_token("alice", channels=["presence-*"])
+            with measure("auth, ending 1 subscription", 1):
+                frame({"action": "auth", "token": narrower, "id": "a"}, "JTIxxxxxxxxxxx=")
             with measure("disconnect", 0):
                 disconnect_app.lambda_handler(load_event("disconnect"), CONTEXT)
         operations.update(_queued(queued_subscribers, meter, frame, worker_app, sqs_requests))

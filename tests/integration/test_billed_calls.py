@@ -154,3 +154,16 @@ def test_a_keyed_publish_is_one_transaction_and_its_duplicate_delivers_nothing(
         ("TransactWriteItems", "history"),
     ]
     assert (duplicate["apigw_messages_out"], duplicate["rru"]) == (1, 1.0)  # the ack alone
+
+
+def test_an_auth_reads_and_updates_the_connection_and_lists_its_subscriptions(
+    counted: dict[str, Any],
+) -> None:
+    row = counted["operations"]["auth, ending 1 subscription"]
+    assert [(c["call"], c["table"]) for c in row["dynamodb"]] == [
+        ("GetItem", "connections"),
+        ("UpdateItem", "connections"),  # the fresh channels and presence, on condition
+        ("Query", "subscriptions"),  # the connection's subscriptions (byConnection, no Scan)
+        ("DeleteItem", "subscriptions"),  # the one the fresh channels no longer allow
+    ]
+    assert row["apigw_messages_out"] == 2  # the unsubscribed frame and the ack

@@ -208,6 +208,7 @@ class Container:
                 sender=self.sender(endpoint),
                 settings=self.settings,
                 clock=self.clock,
+                verifier=self.verifier,
             ),
         )
 

@@ -85,6 +85,19 @@ class MemoryStore:
             ]
         return DeletedConnection(old.user_id if old is not None else None, pairs)
 
+    def replace_capabilities(
+        self, connection_id: str, capabilities: tuple[str, ...] | None, presence: str | None
+    ) -> bool:
+        """Replace the record's ``capabilities`` and ``presence`` if it is there."""
+        with self._lock:
+            record = self.connections.get(connection_id)
+            if record is None:
+                return False
+            self.connections[connection_id] = replace(
+                record, capabilities=capabilities, presence=presence
+            )
+            return True
+
     def connections_of(self, user_id: str) -> Iterator[str]:
         """Every connection id of one user, sorted."""
         with self._lock:
@@ -127,6 +140,11 @@ class MemoryStore:
             subscription.pending = False
             subscription.live_from = through
             return True
+
+    def channels_of(self, connection_id: str) -> list[str]:
+        """The connection's subscribed channels, sorted (as the index sorts them)."""
+        with self._lock:
+            return sorted(channel for channel, cid in self.subscriptions if cid == connection_id)
 
     def unsubscribe(self, connection_id: str, channel: str) -> None:
         """Remove one subscription (harmless if absent)."""

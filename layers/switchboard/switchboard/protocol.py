@@ -244,6 +244,12 @@ def message(
     }
 
 
+def unsubscribed(channel: str, reason: str) -> dict[str, Any]:
+    """The server ended a subscription (``reason``: ``forbidden`` after an ``auth`` that
+    no longer allows the channel)."""
+    return {"type": "unsubscribed", "channel": channel, "reason": reason}
+
+
 def direct(data: Any, sender: str, ts: int) -> dict[str, Any]:
     """A ``direct`` frame: a message to every connection of one user."""
     return {"type": "direct", "data": data, "from": sender, "ts": ts}

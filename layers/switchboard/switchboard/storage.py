@@ -135,6 +135,13 @@ class Connections(Protocol):
         """Every connection id of one user."""
         ...
 
+    def replace_capabilities(
+        self, connection_id: str, capabilities: tuple[str, ...] | None, presence: str | None
+    ) -> bool:
+        """Give a connection a fresh token's ``channels`` and ``presence`` (the ``auth``
+        action); ``False`` if the connection is gone."""
+        ...
+
     def take_publish_slot(self, connection_id: str, window: int, limit: int) -> PublishSlot:
         """Count one publish in the connection's current window, and read the connection:
         refused when ``limit`` publishes already went through in ``window``."""
@@ -155,6 +162,10 @@ class Subscriptions(Protocol):
         """Make a pending subscription live after ``through``; with ``check``, ``False``
         when the channel already has a message after ``through``. A subscription deleted
         meanwhile stays deleted (``True``)."""
+        ...
+
+    def channels_of(self, connection_id: str) -> list[str]:
+        """The channels a connection is subscribed to, sorted."""
         ...
 
     def unsubscribe(self, connection_id: str, channel: str) -> None:

@@ -148,6 +148,28 @@ class _ConnectionItems(_Tables):
                     batch.delete(SubscriptionModel(channel, connection_id))
         return DeletedConnection(user_id, subscriptions)
 
+    def replace_capabilities(
+        self, connection_id: str, capabilities: tuple[str, ...] | None, presence: str | None
+    ) -> bool:
+        """One conditional ``UpdateItem``: the fresh token's ``channels`` and ``presence``."""
+        actions: list[Action] = [
+            ConnectionModel.channels.set(list(capabilities))  # type: ignore[arg-type]
+            if capabilities is not None
+            else ConnectionModel.channels.remove(),
+            ConnectionModel.presence.set(presence)
+            if presence is not None
+            else ConnectionModel.presence.remove(),
+        ]
+        try:
+            ConnectionModel(connection_id).update(
+                actions=actions, condition=ConnectionModel.connection_id.exists()
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
+
     def connections_of(self, user_id: str) -> Iterator[str]:
         """Every connection id of one user: a paginated ``Query`` on ``byUser``."""
         for item in ConnectionModel.by_user.query(user_id):
@@ -255,6 +277,10 @@ class _SubscriptionItems(_Tables):
                 and reasons[1].code == "ConditionalCheckFailed"
             )
         return True
+
+    def channels_of(self, connection_id: str) -> list[str]:
+        """The connection's subscribed channels: a paginated ``Query`` on ``byConnection``."""
+        return [sub.channel for sub in SubscriptionModel.by_connection.query(connection_id)]
 
     def unsubscribe(self, connection_id: str, channel: str) -> None:
         """Remove one subscription (harmless if absent)."""
