@@ -32,6 +32,7 @@ import { parseHistoryPage, parseMembers } from "./replies.js";
 import { isValidIdempotencyKey, newIdempotencyKey, publishOnce } from "./publishes.js";
 import { OfflineQueue, RequestTracker } from "./requests.js";
 import { startProblem, Subscriptions } from "./subscriptions.js";
+import { acquireToken, type TokenSource } from "./token.js";
 import type { Transport } from "./transport.js";
 import type {
   ClientEvents,
@@ -69,6 +70,7 @@ export class SwitchboardClient {
   private readonly registry = new ChannelRegistry();
   private readonly queue: OfflineQueue<Transport>;
   private readonly requests: RequestTracker;
+  private readonly tokens: TokenSource;
   private readonly connection: ConnectionManager;
   private readonly subscriptions: Subscriptions;
 
@@ -91,6 +93,7 @@ export class SwitchboardClient {
       (transport) => this.connection.sockets.drained(transport),
     );
     const { url, tokenTransport, platform, getToken, authUrl } = options;
+    this.tokens = { getToken, authUrl };
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const config = { ...settings, url, tokenTransport, platform, backoff, tokens: { getToken, authUrl } };
     this.connection = new ConnectionManager(config, this.events, this.requests, {
@@ -259,6 +262,26 @@ export class SwitchboardClient {
     });
   }
 
+  /**
+   * Give the open connection the permissions of a fresh token, without reconnecting: fetches one
+   * with the app's `getToken` (or `authUrl`) and sends `auth`. Call it when the app knows the
+   * user's permissions changed (e.g. after joining a private room). Resolves with the token's
+   * `expiresAt` (seconds) once the server took it; every subscription the fresh token no longer
+   * allows ends first, each with an `unsubscribed` event (its handlers get nothing more). Rejects
+   * with `ServerError` `unauthorized` (another user's token, or one that does not verify: nothing
+   * changed), `UnauthorizedError` (the token endpoint refused), `ConnectionLostError` (not
+   * connected: the next connection uses a fresh token anyway) or `TimeoutError`.
+   */
+  async refreshAuth(): Promise<{ expiresAt: number | undefined }> {
+    const transport = this.connection.openTransport();
+    if (!transport) throw new ConnectionLostError("not connected");
+    const token = await acquireToken(this.tokens, this.connection.host);
+    const now = this.connection.openTransport();
+    if (!now) throw new ConnectionLostError("not connected");
+    const ack = (await this.requests.send(now, { action: "auth", token, id: this.requests.nextId() })) as Ack;
+    return { expiresAt: typeof ack.expiresAt === "number" ? ack.expiresAt : undefined };
+  }
+
   /** Send a `ping`; resolves with the `pong` (and records the connection id). */
   ping(timeoutMs?: number): Promise<Pong> {
     const transport = this.connection.openTransport();
@@ -298,6 +321,9 @@ export class SwitchboardClient {
       case "join":
       case "leave":
         this.subscriptions.receivePresence(frame, transport.serial);
+        return;
+      case "unsubscribed":
+        this.subscriptions.ended(frame.channel, frame.reason);
         return;
       case "direct":
         if (this.registry.directs.isCopy(frame, transport.serial)) return; // a planned swap's copy

@@ -171,6 +171,15 @@ export class Subscriptions {
     });
   }
 
+  /** The server ended `name`'s subscription: forget the channel (no resubscribe) and say so. */
+  ended(name: string, reason: string): void {
+    const channel = this.deps.registry.get(name);
+    if (!channel) return;
+    this.deps.registry.delete(channel);
+    channel.rejectWaiters(new ServerError("forbidden", `the server ended the subscription (${reason})`), true);
+    this.deps.events.emit("unsubscribed", { channel: name, reason });
+  }
+
   /** The channel's history could not be followed: the app must reload its state. */
   private emitReset(channel: Channel): void {
     this.deps.events.emit("reset", { channel: channel.name, epoch: channel.cursor.epoch, seq: channel.cursor.seq });

@@ -146,6 +146,12 @@ export interface ClientEvents {
   /** A message from the app's backend to this user. */
   direct: DirectMessage;
   /**
+   * The server ended this client's subscription of `channel` (`reason` "forbidden": a
+   * `refreshAuth()` token no longer allows it). Its handlers get no more messages and it is not
+   * resubscribed; subscribe again once a token allows it.
+   */
+  unsubscribed: { channel: string; reason: string };
+  /**
    * The server acknowledged a subscribe of `channel`: the first one, and every resubscribe (after
    * a reconnect, on the new socket of a planned swap, or to recover a gap). Anything not kept in
    * the channel's history (e.g. presence) may have changed meanwhile: reload it.
