@@ -103,6 +103,13 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
             jti["queryStringParameters"] = {"token": make_token("alice", jti="once")}
             with measure("connect, single-use token", 0):
                 connect_app.lambda_handler(jti, CONTEXT)
+            claimed = load_event("connect")
+            claimed["requestContext"]["connectionId"] = "CLAIMxxxxxxxxx="
+            claimed["queryStringParameters"] = {
+                "token": make_token("carol", subscribe=["user:carol", "notifications:carol"])
+            }
+            with measure("connect with subscribe claim (2)", 0):
+                connect_app.lambda_handler(claimed, CONTEXT)
             with measure("subscribe", 1):
                 frame({"action": "subscribe", "channel": "room:big", "id": "s"})
             with measure("subscribe to a presence channel", 1):

@@ -156,6 +156,18 @@ def test_a_keyed_publish_is_one_transaction_and_its_duplicate_delivers_nothing(
     assert (duplicate["apigw_messages_out"], duplicate["rru"]) == (1, 1.0)  # the ack alone
 
 
+def test_a_subscribe_claim_writes_its_subscriptions_in_the_connect(
+    counted: dict[str, Any],
+) -> None:
+    row = counted["operations"]["connect with subscribe claim (2)"]
+    assert [(c["call"], c["table"]) for c in row["dynamodb"]] == [
+        ("PutItem", "connections"),
+        ("PutItem", "subscriptions"),
+        ("PutItem", "subscriptions"),
+    ]
+    assert (row["wru"], row["apigw_messages_out"]) == (3.0, 0)
+
+
 def test_an_auth_reads_and_updates_the_connection_and_lists_its_subscriptions(
     counted: dict[str, Any],
 ) -> None:

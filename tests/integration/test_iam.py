@@ -259,6 +259,7 @@ def test_every_call_of_every_function_is_granted(
     with recorder.running("ConnectFunction"):
         for n, cid in enumerate(ids):
             connect(cid, f"user{n}", jti=f"jti-{n}", presence={"n": n})
+        connect("IAMCLAIM0000000=", "claimer", subscribe=["user:claimer"])  # server-side
 
     with recorder.running("DefaultFunction"):
         send_frame(ids[0], {"action": "ping", "id": "p"})
