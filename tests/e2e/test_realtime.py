@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -305,3 +306,52 @@ def test_auth_widens_and_narrows_a_connection_without_reconnecting(
             assert (error["type"], error["code"]) == ("error", "unauthorized")
         still = request(alice, {"action": "subscribe", "channel": "room:auth-b", "id": "q"})
         assert [(f["type"], f["code"]) for f in still] == [("error", "forbidden")]
+
+
+def test_a_subscribe_claim_delivers_before_any_client_frame_and_resumes_after_a_reconnect(
+    switchboard: GatewayProcess,
+) -> None:
+    channel = "user:carol-claim"
+    claims = {"sub": "carol", "channels": [channel], "subscribe": [channel]}
+
+    def carol_url() -> str:
+        now = int(time.time())
+        token = jwt.encode({**claims, "iat": now, "exp": now + 300}, DEFAULT_WS_SECRET)
+        return f"{switchboard.url}?token={token}"
+
+    with connect(url(switchboard, "bob")) as bob:
+        with connect(carol_url()) as carol:
+            # carol sends nothing: the $connect subscribed her
+            first = request(bob, {"action": "publish", "channel": channel, "data": 1, "id": "p1"})
+            assert first[-1]["delivered"] == 1
+            message = json.loads(carol.recv(timeout=10))
+            assert (message["type"], message["channel"], message["data"]) == ("message", channel, 1)
+            seen, epoch = message["seq"], message["epoch"]
+        for n in (2, 3):  # while carol is away
+            request(bob, {"action": "publish", "channel": channel, "data": n, "id": f"p{n}"})
+        with connect(carol_url()) as carol:
+            # subscribed again by the claim; a subscribe with since replays what she missed
+            frames = request(
+                carol,
+                {
+                    "action": "subscribe",
+                    "channel": channel,
+                    "since": seen,
+                    "epoch": epoch,
+                    "id": "r",
+                },
+            )
+            assert [(f["type"], f.get("data")) for f in frames] == [
+                ("message", 2),
+                ("message", 3),
+                ("ack", None),
+            ]
+            assert frames[-1]["recovered"] is True
+            request(bob, {"action": "publish", "channel": channel, "data": 4, "id": "p4"})
+            live = json.loads(carol.recv(timeout=10))
+            assert (live["data"], live["seq"]) == (
+                4,
+                seen + 3,
+            )  # once: the resubscribe did not double it
+            (pong,) = request(carol, {"action": "ping", "id": "k"})
+            assert pong["type"] == "pong"
