@@ -73,8 +73,8 @@ export class Subscriptions {
 
   /** A `message` frame: through the channel's cursor to its handlers. */
   receiveMessage(frame: Message): void {
-    const channel = this.deps.registry.get(frame.channel);
-    if (!channel) return; // not (or no longer) subscribed here
+    const channel = this.deps.registry.get(frame.channel) ?? this.deps.registry.adopt(frame.channel);
+    if (!channel) return; // no longer subscribed here
     const update = channel.cursor.receive(frame);
     if (update.reset) this.emitReset(channel);
     this.deliver(channel, update.deliver);
