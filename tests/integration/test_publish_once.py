@@ -7,25 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import botocore.session
-import pytest
 
 from switchboard import container
 from switchboard.dynamodb_tables import PublishKeyModel
 from switchboard.publisher import publish_key
 from switchboard.storage import PUBLISH_KEY_SECONDS
 from switchboard.store import HistoryModel
-from tests.conftest import ManagementApiFake, connect, send_frame
+from tests.conftest import ManagementApiFake, send_frame
+from tests.integration.test_publish_cost import BOB, ME, two
 
-ME = "Fz1xWfAGIAMCKsA="
-BOB = "BOBxxxxxxxxxxxx="
-
-
-@pytest.fixture
-def two(management: ManagementApiFake) -> ManagementApiFake:
-    connect(ME, "alice", channels=["room:*"])
-    connect(BOB, "bob")
-    send_frame(BOB, {"action": "subscribe", "channel": "room:a", "id": "s"})
-    return management
+__all__ = ["two"]  # the fixture: alice publishes, bob listens on room:a
 
 
 def keyed(key: str, data: Any = "hi", id: str = "p") -> dict[str, Any]:

@@ -4,7 +4,7 @@
 // idempotencyKey, and publish() resolves once, with the one seq every subscriber saw.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
-import { browserTest, launchBrowser } from "../lib/browser.js";
+import { browserTest, launchBrowser, recordSockets } from "../lib/browser.js";
 import { Gateway } from "../lib/gateway.js";
 
 let gateway;
@@ -28,21 +28,6 @@ async function openDemo(page, user) {
     channel,
     POLL,
   );
-}
-
-/** The publish frames of every WebSocket the page opens, and whether each socket closed. */
-function recordSockets(page) {
-  const sockets = [];
-  page.on("websocket", (socket) => {
-    const record = { sent: [], received: [], closed: false };
-    sockets.push(record);
-    socket.on("framesent", ({ payload }) => record.sent.push(JSON.parse(payload)));
-    socket.on("framereceived", ({ payload }) => record.received.push(JSON.parse(payload)));
-    socket.on("close", () => {
-      record.closed = true;
-    });
-  });
-  return sockets;
 }
 
 browserTest(
