@@ -69,7 +69,7 @@ def test_widening_allows_a_channel_refused_before_and_ends_nothing() -> None:
     ("token", "code", "message"),
     [
         pytest.param(
-            make_token("bob", channels=["room:a"]),
+            make_token("bob", channels=["room:a"], ttl=24 * 3600),  # made at collection time
             "unauthorized",
             "the token is for another user than this connection's",
             id="other-user",
