@@ -103,6 +103,13 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
             jti["queryStringParameters"] = {"token": make_token("alice", jti="once")}
             with measure("connect, single-use token", 0):
                 connect_app.lambda_handler(jti, CONTEXT)
+            claimed = load_event("connect")
+            claimed["requestContext"]["connectionId"] = "CLAIMxxxxxxxxx="
+            claimed["queryStringParameters"] = {
+                "token": make_token("carol", subscribe=["user:carol", "notifications:carol"])
+            }
+            with measure("connect with subscribe claim (2)", 0):
+                connect_app.lambda_handler(claimed, CONTEXT)
             with measure("subscribe", 1):
                 frame({"action": "subscribe", "channel": "room:big", "id": "s"})
             with measure("subscribe to a presence channel", 1):
@@ -137,6 +144,12 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
                 frame({"action": "presence", "channel": "presence-room", "id": "p"})
             with measure("ping", 1):
                 frame({"action": "ping", "id": "k"})
+            keyed = {"action": "publish", "channel": "room:big", "data": {"text": "hi"}}
+            keyed.update(id="i", idempotencyKey="0f8e4a52-7f43-4d2b-9c1e-5a6b7c8d9e0f")
+            with measure("publish with idempotencyKey", 1):
+                frame(keyed)
+            with measure("publish, duplicate key", 1):
+                frame(keyed)
             with measure("unsubscribe", 1):
                 frame({"action": "unsubscribe", "channel": "room:big", "id": "u"})
             server = load_event("publish")
@@ -148,6 +161,9 @@ def count(subscribers: int, queued_subscribers: int) -> dict[str, Any]:
             with measure(f"POST /publish to {subscribers} subscribers", 0) as counted:
                 publish_app.lambda_handler(server, CONTEXT)
                 counted.http_requests = 1
+            narrower = make_token("alice", channels=["presence-*"])
+            with measure("auth, ending 1 subscription", 1):
+                frame({"action": "auth", "token": narrower, "id": "a"}, "JTIxxxxxxxxxxx=")
             with measure("disconnect", 0):
                 disconnect_app.lambda_handler(load_event("disconnect"), CONTEXT)
         operations.update(_queued(queued_subscribers, meter, frame, worker_app, sqs_requests))

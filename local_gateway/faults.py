@@ -20,6 +20,9 @@ probabilities from 0 to 1, drawn per event from one seeded random source:
 ``sqs_redeliver``   after an SQS batch's invocation, a random non-empty subset of the records
                     it completed is not deleted: they come back after the visibility timeout
                     (a partial failure, or a delete lost as the visibility timeout expired)
+``ack_lost``        a count, not a rate: the first N ``ack`` frames of a publish (an ``ack``
+                    with a ``seq``) are lost as ``post_410`` loses a POST (the client's socket
+                    drops, no close frame): the publish happened, its sender never hears it
 ``functions``       ``kill``/``timeout`` only for these functions (``A|B``; default: every one)
 ``seed``            the random source's seed (default: random)
 ==================  ==========================================================================
@@ -62,6 +65,7 @@ RATES = (
     "sqs_redeliver",
 )
 SECONDS = ("post_delay", "kill_within")
+COUNTS = ("ack_lost",)
 
 # (status, x-amzn-ErrorType) of an @connections POST fault.
 POST_ERRORS = {
@@ -98,17 +102,22 @@ class FaultSettings:
     kill_within: float = 0.05
     timeout: float = 0.0
     sqs_redeliver: float = 0.0
+    ack_lost: int = 0
     functions: tuple[str, ...] = ()
     seed: int | None = None
 
     @property
     def enabled(self) -> bool:
         """Whether any fault has a rate above zero."""
-        return any(getattr(self, name) > 0 for name in RATES)
+        return any(getattr(self, name) > 0 for name in (*RATES, *COUNTS))
 
     def describe(self) -> str:
         """The faults that are on, as ``FAULTS`` would write them."""
-        shown = [f"{name}={getattr(self, name):g}" for name in RATES if getattr(self, name) > 0]
+        shown = [
+            f"{name}={getattr(self, name):g}"
+            for name in (*RATES, *COUNTS)
+            if getattr(self, name) > 0
+        ]
         if self.functions:
             shown.append("functions=" + "|".join(self.functions))
         return ",".join(shown)
@@ -137,13 +146,16 @@ def _value(name: str, raw: str) -> Any:
         if not names:
             raise FaultError("FAULTS: functions needs at least one function name")
         return names
-    if name == "seed":
+    if name in ("seed", *COUNTS):
         try:
-            return int(raw)
+            number = int(raw)
         except ValueError:
-            raise FaultError(f"FAULTS: seed must be an integer, got {raw!r}") from None
+            raise FaultError(f"FAULTS: {name} must be an integer, got {raw!r}") from None
+        if name in COUNTS and number < 0:
+            raise FaultError(f"FAULTS: {name} must be a count >= 0, got {raw!r}")
+        return number
     if name not in RATES and name not in SECONDS:
-        known = ", ".join((*RATES, *SECONDS, "functions", "seed"))
+        known = ", ".join((*RATES, *SECONDS, *COUNTS, "functions", "seed"))
         raise FaultError(f"FAULTS: unknown fault {name!r} (known: {known})")
     try:
         value = float(raw)
@@ -176,6 +188,7 @@ class Faults:
         self.counts: Counter[str] = Counter()
         self.posts = 0  # @connections POSTs seen while active
         self.redelivered_records = 0
+        self.acks_to_lose = self.settings.ack_lost
 
     def _draw(self, rate: float) -> bool:
         return rate > 0 and self._random.random() < rate
@@ -206,22 +219,37 @@ class Faults:
 
     # ------------------------------------------------------------ @connections
 
-    async def before_post(self, live: LiveConnection) -> tuple[int, str] | None:
-        """Run before a POST to ``live`` is sent: the (status, error type) to answer, or None
-        to go on (possibly after a delay)."""
+    async def before_post(self, live: LiveConnection, body: bytes = b"") -> tuple[int, str] | None:
+        """Run before a POST of ``body`` to ``live`` is sent: the (status, error type) to
+        answer, or None to go on (possibly after a delay)."""
         if not self.active:
             return None
         self.posts += 1
-        fault = self._first(("post_429", "post_500", "post_410", "post_slow"))
+        fault = "ack_lost" if self._loses_ack(body) else None
+        fault = fault or self._first(("post_429", "post_500", "post_410", "post_slow"))
         if fault is None:
             return None
         self.counts[fault] += 1
         if fault == "post_slow":
             await asyncio.sleep(self.settings.post_delay)
             return None
-        if fault == "post_410":
+        if fault in ("post_410", "ack_lost"):
             live.websocket.transport.abort()  # the network drops it: no close frame
-        return POST_ERRORS[fault]
+        return POST_ERRORS["post_410" if fault == "ack_lost" else fault]
+
+    def _loses_ack(self, body: bytes) -> bool:
+        """Whether this POST is a publish's ``ack`` and acks are still to be lost."""
+        if self.acks_to_lose <= 0 or b'"ack"' not in body:
+            return False
+        try:
+            frame = json.loads(body)
+        except ValueError:
+            return False
+        # a subscribe's ack has a seq too; only a publish's counts its deliveries
+        if not (isinstance(frame, dict) and frame.get("type") == "ack" and "delivered" in frame):
+            return False
+        self.acks_to_lose -= 1
+        return True
 
     # ------------------------------------------------------------ DynamoDB
 

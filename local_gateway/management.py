@@ -80,7 +80,7 @@ class ManagementApi:
 
     async def _post(self, live: LiveConnection, body: bytes) -> Response:
         if self.faults is not None:
-            fault = await self.faults.before_post(live)
+            fault = await self.faults.before_post(live, body)
             if fault is not None:
                 self.log.detail("@connections", live.info.connection_id, "POST", fault[0])
                 return _error(fault[0], fault[1], None)

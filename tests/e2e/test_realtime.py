@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+import jwt
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
@@ -248,3 +250,108 @@ def test_a_server_rendered_position_hands_the_client_exactly_what_came_after(
     status, page = get(switchboard, f"/channels/{channel}/history?limit=10", auth)
     assert [m["data"] for m in page["messages"]] == [0, 1, "late"]
     assert get(switchboard, f"/channels/{channel}/history", {})[0] == 401
+
+
+def test_auth_widens_and_narrows_a_connection_without_reconnecting(
+    switchboard: GatewayProcess,
+) -> None:
+    def token(user: str, *channels: str) -> str:
+        return sign_token(DEFAULT_WS_SECRET, user, channels=list(channels), ttl=300)
+
+    first = token("alice", "room:auth-a", "presence-auth")
+    with (
+        connect(f"{switchboard.url}?token={first}") as alice,
+        connect(url(switchboard, "bob")) as bob,
+    ):
+        for channel in ("room:auth-a", "presence-auth"):
+            assert (
+                request(alice, {"action": "subscribe", "channel": channel, "id": "s"})[-1]["type"]
+                == "ack"
+            )
+        request(bob, {"action": "subscribe", "channel": "presence-auth", "id": "b"})
+        refused = request(alice, {"action": "subscribe", "channel": "room:auth-b", "id": "x"})
+        assert [f["type"] for f in refused[:-1]] == ["join"]  # bob's, on the presence channel
+        assert (refused[-1]["type"], refused[-1]["code"]) == ("error", "forbidden")
+        # widening: room:auth-b, refused before, is allowed after; nothing ends
+        wider = token("alice", "room:auth-a", "room:auth-b", "presence-auth")
+        (ack,) = request(alice, {"action": "auth", "token": wider, "id": "w"})
+        assert (ack["type"], ack["id"]) == ("ack", "w")
+        assert ack["expiresAt"] == jwt.decode(wider, options={"verify_signature": False})["exp"]
+        assert (
+            request(alice, {"action": "subscribe", "channel": "room:auth-b", "id": "y"})[-1]["type"]
+            == "ack"
+        )
+        # narrowing: the subscriptions no longer allowed end with `unsubscribed`, then the ack
+        frames = request(
+            alice, {"action": "auth", "token": token("alice", "room:auth-a"), "id": "n"}
+        )
+        assert frames[:-1] == [
+            {"type": "unsubscribed", "channel": "presence-auth", "reason": "forbidden"},
+            {"type": "unsubscribed", "channel": "room:auth-b", "reason": "forbidden"},
+        ]
+        assert frames[-1]["type"] == "ack"
+        assert json.loads(bob.recv(timeout=10)) == {
+            "type": "leave",
+            "channel": "presence-auth",
+            "user": "alice",
+        }
+        # the ended subscription gets nothing more; the kept one still does
+        request(bob, {"action": "publish", "channel": "room:auth-b", "data": "gone", "id": "p1"})
+        request(bob, {"action": "publish", "channel": "room:auth-a", "data": "kept", "id": "p2"})
+        live = json.loads(alice.recv(timeout=10))
+        assert (live["channel"], live["data"]) == ("room:auth-a", "kept")
+        # another user's token, or a bad one: unauthorized, and nothing changed
+        for bad in (token("bob", "room:*"), first[:-4] + "AAAA"):
+            (error,) = request(alice, {"action": "auth", "token": bad, "id": "z"})
+            assert (error["type"], error["code"]) == ("error", "unauthorized")
+        still = request(alice, {"action": "subscribe", "channel": "room:auth-b", "id": "q"})
+        assert [(f["type"], f["code"]) for f in still] == [("error", "forbidden")]
+
+
+def test_a_subscribe_claim_delivers_before_any_client_frame_and_resumes_after_a_reconnect(
+    switchboard: GatewayProcess,
+) -> None:
+    channel = "user:carol-claim"
+    claims = {"sub": "carol", "channels": [channel], "subscribe": [channel]}
+
+    def carol_url() -> str:
+        now = int(time.time())
+        token = jwt.encode({**claims, "iat": now, "exp": now + 300}, DEFAULT_WS_SECRET)
+        return f"{switchboard.url}?token={token}"
+
+    with connect(url(switchboard, "bob")) as bob:
+        with connect(carol_url()) as carol:
+            # carol sends nothing: the $connect subscribed her
+            first = request(bob, {"action": "publish", "channel": channel, "data": 1, "id": "p1"})
+            assert first[-1]["delivered"] == 1
+            message = json.loads(carol.recv(timeout=10))
+            assert (message["type"], message["channel"], message["data"]) == ("message", channel, 1)
+            seen, epoch = message["seq"], message["epoch"]
+        for n in (2, 3):  # while carol is away
+            request(bob, {"action": "publish", "channel": channel, "data": n, "id": f"p{n}"})
+        with connect(carol_url()) as carol:
+            # subscribed again by the claim; a subscribe with since replays what she missed
+            frames = request(
+                carol,
+                {
+                    "action": "subscribe",
+                    "channel": channel,
+                    "since": seen,
+                    "epoch": epoch,
+                    "id": "r",
+                },
+            )
+            assert [(f["type"], f.get("data")) for f in frames] == [
+                ("message", 2),
+                ("message", 3),
+                ("ack", None),
+            ]
+            assert frames[-1]["recovered"] is True
+            request(bob, {"action": "publish", "channel": channel, "data": 4, "id": "p4"})
+            live = json.loads(carol.recv(timeout=10))
+            assert (live["data"], live["seq"]) == (
+                4,
+                seen + 3,
+            )  # once: the resubscribe did not double it
+            (pong,) = request(carol, {"action": "ping", "id": "k"})
+            assert pong["type"] == "pong"

@@ -130,3 +130,52 @@ def test_every_price_names_its_source_and_date_or_why_it_is_missing() -> None:
         assert entry["read_on"] == "2026-12-01", name
         assert (entry["usd"] is None) == ("missing" in entry), name
     assert prices["pusher_plans"]["plans"]
+
+
+def test_a_keyed_publish_is_one_transaction_and_its_duplicate_delivers_nothing(
+    counted: dict[str, Any],
+) -> None:
+    ops = counted["operations"]
+    keyed, duplicate = ops["publish with idempotencyKey"], ops["publish, duplicate key"]
+    # the key item and the message in one TransactWriteItems (two items, 2 WRU each)
+    assert [(c["call"], c["table"]) for c in keyed["dynamodb"]] == [
+        ("UpdateItem", "connections"),
+        ("Query", "history"),
+        ("TransactWriteItems", "history"),
+        ("TransactWriteItems", "history"),
+        ("Query", "subscriptions"),
+    ]
+    assert keyed["wru"] == 5.0
+    # the cancelled transaction returns the first position: no subscriber Query, no fan-out
+    assert [(c["call"], c["table"]) for c in duplicate["dynamodb"]] == [
+        ("UpdateItem", "connections"),
+        ("Query", "history"),
+        ("TransactWriteItems", "history"),
+        ("TransactWriteItems", "history"),
+    ]
+    assert (duplicate["apigw_messages_out"], duplicate["rru"]) == (1, 1.0)  # the ack alone
+
+
+def test_a_subscribe_claim_writes_its_subscriptions_in_the_connect(
+    counted: dict[str, Any],
+) -> None:
+    row = counted["operations"]["connect with subscribe claim (2)"]
+    assert [(c["call"], c["table"]) for c in row["dynamodb"]] == [
+        ("PutItem", "connections"),
+        ("PutItem", "subscriptions"),
+        ("PutItem", "subscriptions"),
+    ]
+    assert (row["wru"], row["apigw_messages_out"]) == (3.0, 0)
+
+
+def test_an_auth_reads_and_updates_the_connection_and_lists_its_subscriptions(
+    counted: dict[str, Any],
+) -> None:
+    row = counted["operations"]["auth, ending 1 subscription"]
+    assert [(c["call"], c["table"]) for c in row["dynamodb"]] == [
+        ("GetItem", "connections"),
+        ("UpdateItem", "connections"),  # the fresh channels and presence, on condition
+        ("Query", "subscriptions"),  # the connection's subscriptions (byConnection, no Scan)
+        ("DeleteItem", "subscriptions"),  # the one the fresh channels no longer allow
+    ]
+    assert row["apigw_messages_out"] == 2  # the unsubscribed frame and the ack

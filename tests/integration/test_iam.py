@@ -135,9 +135,11 @@ def test_the_grants_are_read_from_the_transformed_template() -> None:
     assert ("execute-api:ManageConnections", "@connections:POST") in granted_to(
         "FanoutWorkerFunction"
     )
-    assert ("dynamodb:PutItem", "TokensTable") not in granted_to("DefaultFunction")
+    assert ("dynamodb:PutItem", "TokensTable") not in granted_to("DisconnectFunction")
+    assert ("dynamodb:PutItem", "TokensTable") in granted_to("DefaultFunction")  # `auth`'s jti
     ssm = "arn:aws:ssm:us-east-1:123456789012:parameter/switchboard/dev/ws-secret"
     assert ("ssm:GetParameter", ssm) in granted_to("ConnectFunction")
+    assert ("ssm:GetParameter", ssm) in granted_to("DefaultFunction")  # `auth` verifies too
     assert not any(a.startswith("ssm:") for a, _ in granted_to("ConnectFunction", "jwks"))
 
 
@@ -268,6 +270,7 @@ def test_every_call_of_every_function_is_granted(
     with recorder.running("ConnectFunction"):
         for n, cid in enumerate(ids):
             connect(cid, f"user{n}", jti=f"jti-{n}", presence={"n": n})
+        connect("IAMCLAIM0000000=", "claimer", subscribe=["user:claimer"])  # server-side
 
     with recorder.running("DefaultFunction"):
         send_frame(ids[0], {"action": "ping", "id": "p"})
@@ -285,7 +288,16 @@ def test_every_call_of_every_function_is_granted(
         for cid in ids:  # above the threshold: the fan-out goes to SQS
             send_frame(cid, {"action": "subscribe", "channel": big, "id": "b"})
         send_frame(ids[0], {"action": "publish", "channel": big, "data": "many", "id": "big"})
-    assert management.replies(ids[1])[-1]["type"] != "error"
+        # exactly-once publish: the key item and the message in one transaction, then a repeat
+        keyed = {"action": "publish", "channel": big, "data": 7, "idempotencyKey": "k"}
+        send_frame(ids[0], {**keyed, "id": "k1"})
+        send_frame(ids[0], {**keyed, "id": "k2"})
+        # auth with a single-use token, narrowing: a subscription ends (a presence leave)
+        narrow = make_token("user1", channels=[big], jti="jti-auth-1")
+        send_frame(ids[1], {"action": "auth", "token": narrow, "id": "a"})
+    (repeat,) = [f for f in management.replies(ids[0]) if f.get("id") == "k2"]
+    assert repeat["duplicate"] is True
+    assert [f["type"] for f in management.replies(ids[1])][-2:] == ["unsubscribed", "ack"]
 
     # SQS itself invokes the worker (SAM grants its event source the polling actions)
     messages = services.sqs().receive_message(QueueUrl=QUEUE_URL, MaxNumberOfMessages=10)

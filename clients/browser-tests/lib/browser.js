@@ -160,3 +160,25 @@ export function browserTest(name, body, { timeoutMs = 30_000, browser, artifacts
     }
   });
 }
+
+/** Record every frame of every WebSocket the page opens. */
+export function recordSockets(page) {
+  const sockets = [];
+  const decode = (payload) => {
+    try {
+      return JSON.parse(payload);
+    } catch {
+      return { unparsed: String(payload) };
+    }
+  };
+  page.on("websocket", (socket) => {
+    const record = { url: socket.url(), sent: [], received: [], closed: false };
+    sockets.push(record);
+    socket.on("framesent", ({ payload }) => record.sent.push(decode(payload)));
+    socket.on("framereceived", ({ payload }) => record.received.push(decode(payload)));
+    socket.on("close", () => {
+      record.closed = true;
+    });
+  });
+  return sockets;
+}

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
-import { browserTest, launchBrowser, Session } from "../lib/browser.js";
+import { browserTest, launchBrowser, recordSockets, Session } from "../lib/browser.js";
 import { Gateway } from "../lib/gateway.js";
 import { startTokenServer } from "../lib/token-server.js";
 
@@ -82,28 +82,6 @@ function publishFrom(page, data) {
 /** `[seq, data, from]` of every message the page delivered. */
 function delivered(page) {
   return page.evaluate(() => window.demo.messages.map((m) => [m.seq, m.data, m.from]));
-}
-
-/** Record every frame of every WebSocket the page opens. */
-function recordSockets(page) {
-  const sockets = [];
-  const decode = (payload) => {
-    try {
-      return JSON.parse(payload);
-    } catch {
-      return { unparsed: String(payload) };
-    }
-  };
-  page.on("websocket", (socket) => {
-    const record = { url: socket.url(), sent: [], received: [], closed: false };
-    sockets.push(record);
-    socket.on("framesent", ({ payload }) => record.sent.push(decode(payload)));
-    socket.on("framereceived", ({ payload }) => record.received.push(decode(payload)));
-    socket.on("close", () => {
-      record.closed = true;
-    });
-  });
-  return sockets;
 }
 
 browserTest(

@@ -103,6 +103,8 @@ export interface ChannelStart {
 /** The channels by name. */
 export class ChannelRegistry {
   private readonly channels = new Map<string, Channel>();
+  /** Channels this client left (or the server ended): a late message does not adopt them. */
+  private readonly left = new Set<string>();
   readonly directs = new DirectCopies();
 
   get names(): string[] {
@@ -125,6 +127,7 @@ export class ChannelRegistry {
   /** The channel `name`, created (starting at `start`) when absent; `start` is ignored otherwise. */
   open(name: string, start: ChannelStart): Channel {
     let channel = this.channels.get(name);
+    this.left.delete(name);
     if (!channel) {
       channel = new Channel(name, start.rewind);
       if (start.since !== undefined) channel.cursor.resumeFrom(start.since, start.epoch);
@@ -135,6 +138,21 @@ export class ChannelRegistry {
 
   delete(channel: Channel): void {
     if (this.holds(channel)) this.channels.delete(channel.name);
+    this.left.add(channel.name);
+  }
+
+  /**
+   * A message came for `name`, which this client never subscribed: the server subscribed the
+   * connection (the token's `subscribe` claim). The channel is registered as confirmed, with no
+   * handler yet, so its messages reach `message` listeners, a later `subscribe` joins it without
+   * a second subscription, and a reconnect resubscribes it with `since`. `undefined` for a channel
+   * this client left (a message that was already on its way).
+   */
+  adopt(name: string): Channel | undefined {
+    if (this.left.has(name)) return undefined;
+    const channel = this.open(name, {});
+    channel.confirmed = true;
+    return channel;
   }
 
   /** The current socket is gone (see `Channel.socketLost`); no copy is pending either. */
@@ -157,6 +175,7 @@ export class ChannelRegistry {
       for (const waiter of channel.waiters) waiter.reject(error);
     }
     this.channels.clear();
+    this.left.clear();
     this.directs.clear();
   }
 }

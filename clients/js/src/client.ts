@@ -29,8 +29,10 @@ import {
 import { Emitter } from "./events.js";
 import { isValidChannel, parseServerFrame, type Ack, type ClientFrame, type Member, type Pong } from "./protocol.js";
 import { parseHistoryPage, parseMembers } from "./replies.js";
+import { isValidIdempotencyKey, newIdempotencyKey, publishOnce } from "./publishes.js";
 import { OfflineQueue, RequestTracker } from "./requests.js";
 import { startProblem, Subscriptions } from "./subscriptions.js";
+import { acquireToken, type TokenSource } from "./token.js";
 import type { Transport } from "./transport.js";
 import type {
   ClientEvents,
@@ -68,6 +70,7 @@ export class SwitchboardClient {
   private readonly registry = new ChannelRegistry();
   private readonly queue: OfflineQueue<Transport>;
   private readonly requests: RequestTracker;
+  private readonly tokens: TokenSource;
   private readonly connection: ConnectionManager;
   private readonly subscriptions: Subscriptions;
 
@@ -90,6 +93,7 @@ export class SwitchboardClient {
       (transport) => this.connection.sockets.drained(transport),
     );
     const { url, tokenTransport, platform, getToken, authUrl } = options;
+    this.tokens = { getToken, authUrl };
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const config = { ...settings, url, tokenTransport, platform, backoff, tokens: { getToken, authUrl } };
     this.connection = new ConnectionManager(config, this.events, this.requests, {
@@ -193,25 +197,38 @@ export class SwitchboardClient {
   }
 
   /**
-   * Publish `data` on `channel`. Resolves with the server's ack (which carries the message's
-   * `seq`); rejects with `ServerError`, `TimeoutError`, `ConnectionLostError` (the socket closed
-   * first: the message may or may not have gone out), `QueueFullError` or `ClientClosedError`.
-   * While disconnected, publishes wait in a bounded queue and go out, in order, on connect.
-   * `{ack: false}` asks for no ack (see `PublishOptions`).
+   * Publish `data` on `channel`, exactly once. Resolves with the server's ack (which carries the
+   * message's `seq`); rejects with `ServerError`, `TimeoutError`, `QueueFullError`,
+   * `ClientClosedError`, or `ConnectionLostError` only when the socket closed before the ack and
+   * the publish could not be resent within 4 minutes (it may or may not have gone out). A
+   * publish whose ack was lost with its socket is resent with the same `idempotencyKey` on the
+   * next connection, and the server publishes it once (a repeat is acked with the first `seq`
+   * and `duplicate: true`). While disconnected, publishes wait in a bounded queue and go out, in
+   * order, on connect. `{ack: false}` asks for no ack, and no key (see `PublishOptions`).
    */
   publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishAck> {
     if (!isValidChannel(channel)) return Promise.reject(new InvalidChannelError(channel));
-    return this.request((transport) => {
-      const frame: ClientFrame = { action: "publish", channel, data, id: this.requests.nextId() };
-      if (options.ack === false) {
-        const sent = this.requests.sendOnly(transport, { ...frame, ack: false });
-        return sent.then(() => ({ channel, seq: undefined, ack: undefined }));
-      }
-      return this.requests.send(transport, frame).then((reply) => {
-        const ack = reply as Ack;
-        return { channel, seq: typeof ack.seq === "number" ? ack.seq : undefined, ack };
-      });
-    });
+    const frame: ClientFrame = { action: "publish", channel, data, id: "" };
+    if (options.ack === false) {
+      return this.request((transport) =>
+        this.requests
+          .sendOnly(transport, { ...frame, id: this.requests.nextId(), ack: false })
+          .then(() => ({ channel, seq: undefined, ack: undefined })),
+      );
+    }
+    const { idempotencyKey } = options;
+    if (idempotencyKey !== undefined && !isValidIdempotencyKey(idempotencyKey)) {
+      return Promise.reject(new TypeError("publish: idempotencyKey must be 1-64 printable ASCII characters"));
+    }
+    let key = idempotencyKey; // made on the first send: the platform is known once connected
+    return publishOnce({
+      send: (transport) => {
+        key ??= newIdempotencyKey(this.connection.host);
+        return this.requests.send(transport, { ...frame, id: this.requests.nextId(), idempotencyKey: key }) as Promise<Ack>;
+      },
+      request: (run) => this.request(run),
+      now: () => this.connection.host.now(),
+    }).then((ack) => ({ channel, seq: typeof ack.seq === "number" ? ack.seq : undefined, ack }));
   }
 
   /**
@@ -243,6 +260,26 @@ export class SwitchboardClient {
       if (before !== undefined) frame.before = before;
       return this.requests.send(transport, frame).then((ack) => parseHistoryPage<T>(channel, ack as Ack));
     });
+  }
+
+  /**
+   * Give the open connection the permissions of a fresh token, without reconnecting: fetches one
+   * with the app's `getToken` (or `authUrl`) and sends `auth`. Call it when the app knows the
+   * user's permissions changed (e.g. after joining a private room). Resolves with the token's
+   * `expiresAt` (seconds) once the server took it; every subscription the fresh token no longer
+   * allows ends first, each with an `unsubscribed` event (its handlers get nothing more). Rejects
+   * with `ServerError` `unauthorized` (another user's token, or one that does not verify: nothing
+   * changed), `UnauthorizedError` (the token endpoint refused), `ConnectionLostError` (not
+   * connected: the next connection uses a fresh token anyway) or `TimeoutError`.
+   */
+  async refreshAuth(): Promise<{ expiresAt: number | undefined }> {
+    const transport = this.connection.openTransport();
+    if (!transport) throw new ConnectionLostError("not connected");
+    const token = await acquireToken(this.tokens, this.connection.host);
+    const now = this.connection.openTransport();
+    if (!now) throw new ConnectionLostError("not connected");
+    const ack = (await this.requests.send(now, { action: "auth", token, id: this.requests.nextId() })) as Ack;
+    return { expiresAt: typeof ack.expiresAt === "number" ? ack.expiresAt : undefined };
   }
 
   /** Send a `ping`; resolves with the `pong` (and records the connection id). */
@@ -284,6 +321,9 @@ export class SwitchboardClient {
       case "join":
       case "leave":
         this.subscriptions.receivePresence(frame, transport.serial);
+        return;
+      case "unsubscribed":
+        this.subscriptions.ended(frame.channel, frame.reason);
         return;
       case "direct":
         if (this.registry.directs.isCopy(frame, transport.serial)) return; // a planned swap's copy

@@ -43,6 +43,8 @@ export interface Platform {
   clearTimeout(handle: unknown): void;
   now(): number;
   random(): number;
+  /** A random UUID for publish keys; the default is `crypto.randomUUID()` where it exists. */
+  randomUUID?(): string;
   /** `false` when the browser says it is offline (`navigator.onLine`). */
   isOnline(): boolean;
   /** Subscribe to a browser signal; returns the function that unsubscribes. */

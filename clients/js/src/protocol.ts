@@ -12,8 +12,9 @@ export function isValidChannel(channel: unknown): channel is string {
 export type ClientFrame =
   | { action: "subscribe"; channel: string; id: string; since?: number; epoch?: string; rewind?: number }
   | { action: "unsubscribe"; channel: string; id: string }
-  | { action: "publish"; channel: string; data: unknown; id: string; ack?: false }
+  | { action: "publish"; channel: string; data: unknown; id: string; ack?: false; idempotencyKey?: string }
   | { action: "ping"; id: string }
+  | { action: "auth"; token: string; id: string }
   | { action: "presence"; channel: string; id: string }
   | { action: "history"; channel: string; id: string; limit?: number; before?: number };
 
@@ -92,7 +93,14 @@ export function epochOf(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-export type ServerFrame = Message | Ack | ErrorFrame | Pong | JoinFrame | LeaveFrame | DirectFrame;
+/** The server ended a subscription (`reason` "forbidden": an `auth` no longer allows it). */
+export interface UnsubscribedFrame {
+  type: "unsubscribed";
+  channel: string;
+  reason: string;
+}
+
+export type ServerFrame = Message | Ack | ErrorFrame | Pong | JoinFrame | LeaveFrame | DirectFrame | UnsubscribedFrame;
 
 /** Parse a text frame from the server; `null` for anything that is not a frame we know. */
 export function parseServerFrame(text: unknown): ServerFrame | null {
@@ -133,6 +141,13 @@ export function parseServerFrame(text: unknown): ServerFrame | null {
         data: frame.data,
         from: typeof frame.from === "string" ? frame.from : undefined,
         ts: typeof frame.ts === "number" ? frame.ts : undefined,
+      };
+    case "unsubscribed":
+      if (typeof frame.channel !== "string") return null;
+      return {
+        type: "unsubscribed",
+        channel: frame.channel,
+        reason: typeof frame.reason === "string" ? frame.reason : "forbidden",
       };
     default:
       return null;

@@ -35,7 +35,7 @@ import {
   type SubscribeOptions,
   type SwitchboardClient,
 } from "./client.js";
-import type { SwitchboardError } from "./errors.js";
+import { ServerError, type SwitchboardError } from "./errors.js";
 import { followMembers, type PresenceState } from "./members.js";
 
 const RealtimeContext = createContext<SwitchboardClient | null>(null);
@@ -156,6 +156,12 @@ export function useChannel<T = unknown>(
     const stopSubscribed = client.on("subscribed", (event) => {
       if (active && event.channel === channel) setStatus({ subscribed: true, error: null });
     });
+    // the server ended the subscription (a refreshAuth() token no longer allows the channel)
+    const stopEnded = client.on("unsubscribed", (event) => {
+      if (active && event.channel === channel) {
+        setStatus({ subscribed: false, error: new ServerError(event.reason, `the server ended the subscription of ${channel}`) });
+      }
+    });
     const start = latest.current;
     const subscribeOptions: SubscribeOptions =
       start.since !== undefined ? { since: start.since, epoch: start.epoch } : {};
@@ -173,6 +179,7 @@ export function useChannel<T = unknown>(
       stopReset();
       stopState();
       stopSubscribed();
+      stopEnded();
       client.unsubscribe(channel, handler as (message: ChannelMessage) => void).catch(() => {
         // Unsubscribing is best-effort: the server drops subscriptions with the connection.
       });

@@ -73,8 +73,8 @@ export class Subscriptions {
 
   /** A `message` frame: through the channel's cursor to its handlers. */
   receiveMessage(frame: Message): void {
-    const channel = this.deps.registry.get(frame.channel);
-    if (!channel) return; // not (or no longer) subscribed here
+    const channel = this.deps.registry.get(frame.channel) ?? this.deps.registry.adopt(frame.channel);
+    if (!channel) return; // no longer subscribed here
     const update = channel.cursor.receive(frame);
     if (update.reset) this.emitReset(channel);
     this.deliver(channel, update.deliver);
@@ -169,6 +169,15 @@ export class Subscriptions {
       if (!this.deps.registry.holds(channel)) return;
       if (this.deps.openTransport() === transport && channel.inFlight === null) void this.send(channel, transport);
     });
+  }
+
+  /** The server ended `name`'s subscription: forget the channel (no resubscribe) and say so. */
+  ended(name: string, reason: string): void {
+    const channel = this.deps.registry.get(name);
+    if (!channel) return;
+    this.deps.registry.delete(channel);
+    channel.rejectWaiters(new ServerError("forbidden", `the server ended the subscription (${reason})`), true);
+    this.deps.events.emit("unsubscribed", { channel: name, reason });
   }
 
   /** The channel's history could not be followed: the app must reload its state. */

@@ -118,6 +118,14 @@ export interface PublishOptions {
    * rejection, and a socket that closes before the frame reached the server loses it silently.
    */
   ack?: boolean;
+  /**
+   * The publish's idempotency key (1-64 printable ASCII). By default every acknowledged publish
+   * gets a random UUID, so a publish whose socket closed before the ack is resent after the
+   * reconnect and still resolves once, with one `seq`; give your own key to deduplicate across
+   * page loads too (the server remembers a key 5 minutes, per user and channel). Ignored with
+   * `{ack: false}`: such publishes are at most once and carry no key.
+   */
+  idempotencyKey?: string;
 }
 
 /** The events `client.on()` reports. */
@@ -137,6 +145,12 @@ export interface ClientEvents {
   leave: Extract<PresenceEvent, { type: "leave" }>;
   /** A message from the app's backend to this user. */
   direct: DirectMessage;
+  /**
+   * The server ended this client's subscription of `channel` (`reason` "forbidden": a
+   * `refreshAuth()` token no longer allows it). Its handlers get no more messages and it is not
+   * resubscribed; subscribe again once a token allows it.
+   */
+  unsubscribed: { channel: string; reason: string };
   /**
    * The server acknowledged a subscribe of `channel`: the first one, and every resubscribe (after
    * a reconnect, on the new socket of a planned swap, or to recover a gap). Anything not kept in

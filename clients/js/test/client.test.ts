@@ -12,7 +12,8 @@ import {
   type ChannelMessage,
   type TokenResponse,
 } from "../src/index.js";
-import { connected, flush, harness, reopened, retry, subscribed, type FakeSocket, type Harness } from "./fakes.js";
+import { RESEND_WINDOW_MS } from "../src/publishes.js";
+import { connected, flush, harness, reopened, retry, subscribed, type FakeSocket, type Harness, type SentFrame } from "./fakes.js";
 
 const tokenResponse = (status: number, body: unknown = {}): TokenResponse => ({
   status,
@@ -320,9 +321,15 @@ describe("requests", () => {
     const socket = await connected(h);
     const first = h.client.publish("room:1", { text: "a" });
     const second = h.client.publish("room:1", { text: "b" });
-    const [a, b] = socket.frames("publish");
-    assert.deepEqual({ ...a, id: undefined }, { action: "publish", channel: "room:1", data: { text: "a" }, id: undefined });
+    const [a, b] = socket.frames("publish") as Array<SentFrame & { idempotencyKey?: string }>;
+    assert.deepEqual(
+      { ...a, id: undefined, idempotencyKey: undefined },
+      { action: "publish", channel: "room:1", data: { text: "a" }, id: undefined, idempotencyKey: undefined },
+    );
     assert.notEqual(a!.id, b!.id);
+    // every acknowledged publish carries its own key (the platform's crypto.randomUUID here)
+    assert.match(a!.idempotencyKey!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(a!.idempotencyKey, b!.idempotencyKey);
     socket.ack(b!, { seq: 8 });
     socket.ack(a!, { seq: 7 });
     assert.equal((await first).seq, 7);
@@ -378,12 +385,57 @@ describe("requests", () => {
     socket.ack(socket.last("publish"), { seq: 1 }); // too late: nothing happens
   });
 
-  it("rejects in-flight publishes with ConnectionLostError when the socket drops", async () => {
+  it("resends a publish whose socket dropped before the ack, with the same key, and resolves once", async () => {
     const h = harness();
     const socket = await connected(h);
     const publish = h.client.publish("room", 1);
+    const settled: unknown[] = [];
+    void publish.then((ack) => settled.push(ack.seq), (error: unknown) => settled.push(error));
+    const first = socket.last("publish") as SentFrame & { idempotencyKey?: string };
     socket.drop();
-    await assert.rejects(publish, ConnectionLostError);
+    await flush();
+    assert.deepEqual(settled, []);
+    const next = await reopened(h);
+    next.pong();
+    await flush();
+    const again = next.last("publish") as SentFrame & { idempotencyKey?: string };
+    assert.deepEqual({ ...again, id: undefined }, { ...first, id: undefined });
+    assert.notEqual(again.id, first.id);
+    next.ack(again, { channel: "room", seq: 4, epoch: "e", duplicate: true });
+    await flush();
+    assert.deepEqual(settled, [4]); // a duplicate is the first publish's ack, not an error
+    assert.equal((await publish).ack?.duplicate, true);
+    assert.equal(next.frames("publish").length, 1);
+  });
+
+  it("rejects with ConnectionLostError when the ack is lost past the resend window", async () => {
+    const h = harness({ requestTimeoutMs: 10 * 60_000 });
+    let socket = await connected(h);
+    const publish = h.client.publish("room", 1);
+    const settled = publish.then(() => "resolved", (error: unknown) => error);
+    await h.clock.advance(RESEND_WINDOW_MS + 1);
+    socket.drop();
+    socket = await reopened(h);
+    socket.pong();
+    await flush();
+    const error = await settled;
+    assert.ok(error instanceof ConnectionLostError);
+    assert.match(error.message, /too long ago to resend/);
+    assert.equal(socket.frames("publish").length, 0);
+  });
+
+  it("sends the app's own idempotencyKey, and refuses a malformed one before sending", async () => {
+    const h = harness();
+    const socket = await connected(h);
+    const publish = h.client.publish("room", 1, { idempotencyKey: "order-42" });
+    const frame = socket.last("publish") as SentFrame & { idempotencyKey?: string };
+    assert.equal(frame.idempotencyKey, "order-42");
+    socket.ack(frame, { seq: 1 });
+    assert.equal((await publish).seq, 1);
+    for (const bad of ["", "k".repeat(65), "caf\u00e9", "a\nb"]) {
+      await assert.rejects(h.client.publish("room", 1, { idempotencyKey: bad }), TypeError);
+    }
+    assert.equal(socket.frames("publish").length, 1);
   });
 
   it("refuses invalid channel names", async () => {

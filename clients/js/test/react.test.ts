@@ -145,6 +145,24 @@ describe("React bindings", () => {
     assert.equal(probe.error, "not allowed");
   });
 
+  it("reports a subscription the server ended (unsubscribed) as not subscribed, with its reason", async () => {
+    const h = harness();
+    const probe: Probe = { received: [] };
+    await act(async () => {
+      create(createElement(RealtimeProvider, { client: h.client }, createElement(Room, { channel: "room:vip", probe, tag: "v" })));
+    });
+    const socket = await connected(h);
+    socket.ack(socket.last("subscribe"), { epoch: "e", seq: 0 });
+    await settle();
+    assert.equal(probe.subscribed, true);
+    await act(async () => socket.receive({ type: "unsubscribed", channel: "room:vip", reason: "forbidden" }));
+    await settle();
+    assert.equal(probe.subscribed, false);
+    assert.equal(probe.error, "the server ended the subscription of room:vip");
+    await act(async () => socket.message("room:vip", 1));
+    assert.deepEqual(probe.received, []);
+  });
+
   it("is not subscribed while disconnected, and again once the resubscribe is acknowledged", async () => {
     const h = harness();
     const probe: Probe = { received: [] };

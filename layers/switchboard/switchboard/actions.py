@@ -1,4 +1,4 @@
-"""The protocol's actions (subscribe, unsubscribe, publish, history, presence, ping).
+"""The protocol's actions (subscribe, unsubscribe, publish, history, presence, ping, auth).
 
 :class:`MessageHandler` turns one client frame into exactly one reply (an ``ack``,
 ``pong`` or ``error``) posted back to the sender's connection, plus, for a
@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard import protocol
 from switchboard.channels import check_allowed, validate_channel
@@ -32,6 +32,10 @@ from switchboard.router import Route, Router
 from switchboard.sender import ManagementApi
 from switchboard.storage import ConnectionRecord
 
+if TYPE_CHECKING:
+    from switchboard.auth import TokenVerifier
+    from switchboard.reauth import Refreshed
+
 logger = logging.getLogger(__name__)
 
 PUBLISH_WINDOW_SECONDS = 1
@@ -47,6 +51,7 @@ class Request:
     realtime: Realtime
     settings: Settings
     now_ms: int
+    reauthorize: Callable[[ConnectionRecord, str], Refreshed] | None = None
 
     @property
     def sender(self) -> ConnectionRecord:
@@ -123,7 +128,9 @@ def publish(request: Request) -> dict[str, Any] | None:
     """Publish ``data`` to every subscriber of a channel and report the delivery.
 
     With ``"ack": false`` the sender gets no ``ack`` (one API Gateway message less);
-    errors still come back.
+    errors still come back. With an ``idempotencyKey`` seen from this user on this
+    channel in the last 5 minutes it publishes nothing and acks the first ``seq`` with
+    ``duplicate: true``.
     """
     channel = request.allowed_channel()
     fields = request.frame.fields
@@ -132,9 +139,10 @@ def publish(request: Request) -> dict[str, Any] | None:
     wants_ack = fields.get("ack", True)
     if not isinstance(wants_ack, bool):
         raise BadRequestError("'ack' must be true or false")
+    key = protocol.optional_idempotency_key(fields.get("idempotencyKey"))
     sender = request.sender
     protocol.check_message_size(channel, fields["data"], sender.user_id)
-    result = request.realtime.publish(channel, fields["data"], sender.user_id)
+    result = request.realtime.publish(channel, fields["data"], sender.user_id, key)
     return protocol.ack(request.frame.id, **result.as_dict()) if wants_ack else None
 
 
@@ -165,6 +173,19 @@ def presence(request: Request) -> dict[str, Any]:
     return reply
 
 
+@router.action("auth")
+def auth(request: Request) -> dict[str, Any]:
+    """Replace the connection's capabilities with a fresh token's (same user); the
+    subscriptions it no longer allows end with an ``unsubscribed`` frame first."""
+    token = request.frame.fields.get("token")
+    if not isinstance(token, str) or not token:
+        raise BadRequestError("'token' is required (a non-empty string)")
+    if request.reauthorize is None:
+        raise ForbiddenError("this server verifies no tokens on open connections")
+    refreshed = request.reauthorize(request.sender, token)
+    return protocol.ack(request.frame.id, expiresAt=refreshed.expires_at)
+
+
 class MessageHandler:
     """Answers client frames on one connection: the ``$default`` route."""
 
@@ -175,12 +196,27 @@ class MessageHandler:
         sender: ManagementApi,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        verifier: Callable[[], TokenVerifier] | None = None,
     ) -> None:
         self.realtime = realtime
         self.store = realtime.store
         self.sender = sender
         self.settings = settings
         self.clock = clock
+        self.verifier = verifier
+
+    def _reauthorize(self, connection: ConnectionRecord, token: str) -> Refreshed:
+        """The ``auth`` action's work (:mod:`switchboard.reauth`, loaded on first use)."""
+        from switchboard.reauth import Reauthorizer
+
+        assert self.verifier is not None
+        return Reauthorizer(
+            store=self.store,
+            settings=self.settings,
+            verifier=self.verifier,
+            realtime=self.realtime,
+            post=self._reply,
+        ).refresh(connection, token)
 
     def handle(
         self,
@@ -243,6 +279,7 @@ class MessageHandler:
                 realtime=self.realtime,
                 settings=self.settings,
                 now_ms=now_ms,
+                reauthorize=self._reauthorize if self.verifier is not None else None,
             )
             return route.handler(request)
         except Exception as exc:  # every error has its answer in one table

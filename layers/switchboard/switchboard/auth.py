@@ -18,7 +18,7 @@ from jwt.algorithms import has_crypto
 from jwt.utils import base64url_decode
 
 from switchboard import protocol
-from switchboard.channels import parse_capabilities
+from switchboard.channels import parse_capabilities, parse_subscribe_claim
 from switchboard.config import MIN_SECRET_BYTES, Settings
 from switchboard.errors import (
     BadRequestError,
@@ -50,6 +50,7 @@ class Identity:
     expires_at: int
     jti: str | None = None
     presence: str | None = None  # the ``presence`` claim as JSON, shown to channel members
+    subscribe: tuple[str, ...] = ()  # the ``subscribe`` claim: subscribed at ``$connect``
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class TokenVerifier:
             )
         try:
             capabilities = parse_capabilities(claims.get("channels"))
+            subscribe = parse_subscribe_claim(claims.get("subscribe"), capabilities)
         except ValueError as exc:
             raise UnauthorizedError(str(exc)) from None
         jti = claims.get("jti")
@@ -227,6 +229,7 @@ class TokenVerifier:
             expires_at=int(exp),
             jti=jti,
             presence=presence,
+            subscribe=subscribe,
         )
 
 

@@ -22,6 +22,27 @@ def validate_channel(value: Any) -> str:
     return value
 
 
+MAX_SUBSCRIBE_CLAIM = 10  # channels a token's ``subscribe`` claim may name
+
+
+def parse_subscribe_claim(claim: Any, capabilities: Sequence[str] | None) -> tuple[str, ...]:
+    """Read a token's ``subscribe`` claim: the channels ``$connect`` subscribes the
+    connection to, each a valid name allowed by ``capabilities``, at most
+    :data:`MAX_SUBSCRIBE_CLAIM`; ``ValueError`` with the reason otherwise."""
+    if claim is None:
+        return ()
+    if not isinstance(claim, list) or len(claim) > MAX_SUBSCRIBE_CLAIM:
+        raise ValueError(f"'subscribe' must be a list of at most {MAX_SUBSCRIBE_CLAIM} channels")
+    for name in claim:
+        if not isinstance(name, str) or not CHANNEL_PATTERN.fullmatch(name):
+            raise ValueError(
+                "'subscribe' must hold channel names (1 to 128 of letters, digits, _-:.@=)"
+            )
+        if not is_allowed(name, capabilities):
+            raise ValueError(f"'subscribe' names '{name}', which 'channels' does not allow")
+    return tuple(dict.fromkeys(claim))
+
+
 def parse_capabilities(claim: Any) -> tuple[str, ...] | None:
     """Read a token's ``channels`` claim: ``None`` (any channel) or a tuple of globs.
 

@@ -238,6 +238,7 @@ class Container:
                 sender=self.sender(endpoint),
                 settings=self.settings,
                 clock=self.clock,
+                verifier=self.verifier,
             ),
         )
 

@@ -116,6 +116,26 @@ class HistoryModel(Model):
     ttl = NumberAttribute()
 
 
+class PublishKeyModel(Model):
+    """A publish's idempotency key, in the history table next to the messages.
+
+    Its hash key is ``#`` followed by the key (``#`` is never in a channel name, so no
+    channel's messages share it) and its range key is always 0; it holds the first
+    publish's position and is written in the same transaction as that message. Not in
+    :data:`MODELS`: it has no table of its own.
+    """
+
+    class Meta:
+        table_name = "switchboard-history"
+        region = "us-east-1"
+
+    key = UnicodeAttribute(hash_key=True, attr_name="channel")
+    zero = NumberAttribute(range_key=True, attr_name="seq", default=0)
+    epoch = UnicodeAttribute()
+    first_seq = NumberAttribute(attr_name="firstSeq")
+    ttl = NumberAttribute()
+
+
 class PresenceModel(Model):
     """One user present on a presence channel, with the connections that hold it."""
 
@@ -156,6 +176,7 @@ def bind_models(settings: Settings) -> None:
         ConnectionModel: settings.connections_table,
         SubscriptionModel: settings.subscriptions_table,
         HistoryModel: settings.history_table,
+        PublishKeyModel: settings.history_table,
         PresenceModel: settings.presence_table,
         SpentTokenModel: settings.tokens_table,
     }

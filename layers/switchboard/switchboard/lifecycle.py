@@ -28,6 +28,7 @@ from switchboard.storage import (
     ConnectionRecord,
     Connections,
     SpentTokens,
+    Subscriptions,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class HandshakeResult:
 _FAILED = HandshakeResult(status=500, headers={}, reason="Internal Server Error")
 
 
-class _ConnectorStore(Connections, SpentTokens, Protocol):
+class _ConnectorStore(Connections, Subscriptions, SpentTokens, Protocol):
     """The storage roles a handshake uses."""
 
 
@@ -104,6 +105,8 @@ class Connector:
             if presented.count > 1:
                 raise UnauthorizedError("more than one token: send exactly one")
             identity = self.verifier().verify(presented.token)
+            if any(name.startswith(self.settings.presence_prefix) for name in identity.subscribe):
+                raise UnauthorizedError("'subscribe' cannot name a presence channel")
             if identity.jti is not None and not self.store.spend_token(
                 identity.jti, identity.expires_at + self.settings.token_leeway_seconds
             ):
@@ -122,16 +125,17 @@ class Connector:
                 status=answer.status, headers={}, reason=answer.message, refusal=exc.refusal
             )
         connected_at_s = handshake.connected_at_ms // 1000
-        self.store.put_connection(
-            ConnectionRecord(
-                connection_id=handshake.connection_id,
-                user_id=identity.user_id,
-                capabilities=identity.capabilities,
-                connected_at=handshake.connected_at_ms,
-                expires_at=connected_at_s + CONNECTION_LIFETIME_SECONDS + TTL_MARGIN_SECONDS,
-                source_ip=handshake.source_ip,
-                user_agent=handshake.user_agent,
-                presence=identity.presence,
-            )
+        record = ConnectionRecord(
+            connection_id=handshake.connection_id,
+            user_id=identity.user_id,
+            capabilities=identity.capabilities,
+            connected_at=handshake.connected_at_ms,
+            expires_at=connected_at_s + CONNECTION_LIFETIME_SECONDS + TTL_MARGIN_SECONDS,
+            source_ip=handshake.source_ip,
+            user_agent=handshake.user_agent,
+            presence=identity.presence,
         )
+        self.store.put_connection(record)
+        for channel in identity.subscribe:  # the token's server-side subscriptions
+            self.store.subscribe(record, channel)
         return HandshakeResult(status=200, headers=headers, reason="OK", identity=identity)

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field, replace
 
 from switchboard.storage import (
     POSITION_KEPT_SECONDS,
+    PUBLISH_KEY_SECONDS,
     RATE_WINDOW_MODULO,
     ChannelPosition,
     ConnectionRecord,
     DeletedConnection,
+    FirstPublish,
     Member,
     PublishSlot,
     Subscriber,
@@ -58,6 +60,7 @@ class MemoryStore:
         self.history: dict[str, dict[int, _Message]] = {}
         self.presence: dict[tuple[str, str], _Present] = {}
         self.spent: dict[str, int] = {}
+        self.publish_keys: dict[str, tuple[FirstPublish, int]] = {}  # key: (position, ttl)
 
     # ------------------------------------------------------------ connections
     def put_connection(self, record: ConnectionRecord) -> None:
@@ -81,6 +84,19 @@ class MemoryStore:
                 (channel, self.subscriptions.pop((channel, cid)).user_id) for channel, cid in keys
             ]
         return DeletedConnection(old.user_id if old is not None else None, pairs)
+
+    def replace_capabilities(
+        self, connection_id: str, capabilities: tuple[str, ...] | None, presence: str | None
+    ) -> bool:
+        """Replace the record's ``capabilities`` and ``presence`` if it is there."""
+        with self._lock:
+            record = self.connections.get(connection_id)
+            if record is None:
+                return False
+            self.connections[connection_id] = replace(
+                record, capabilities=capabilities, presence=presence
+            )
+            return True
 
     def connections_of(self, user_id: str) -> Iterator[str]:
         """Every connection id of one user, sorted."""
@@ -125,6 +141,11 @@ class MemoryStore:
             subscription.live_from = through
             return True
 
+    def channels_of(self, connection_id: str) -> list[str]:
+        """The connection's subscribed channels, sorted (as the index sorts them)."""
+        with self._lock:
+            return sorted(channel for channel, cid in self.subscriptions if cid == connection_id)
+
     def unsubscribe(self, connection_id: str, channel: str) -> None:
         """Remove one subscription (harmless if absent)."""
         with self._lock:
@@ -149,6 +170,19 @@ class MemoryStore:
             if seq in log:
                 return False
             log[seq] = _Message(epoch, frame, expires_at + POSITION_KEPT_SECONDS)
+            return True
+
+    def append_message_once(
+        self, channel: str, seq: int, epoch: str, frame: str, expires_at: int, *, key: str, now: int
+    ) -> bool | FirstPublish:
+        """Both writes or neither: a live ``key`` wins over a taken ``seq``."""
+        with self._lock:
+            seen = self.publish_keys.get(key)
+            if seen is not None and seen[1] >= now:
+                return seen[0]
+            if not self.append_message(channel, seq, epoch, frame, expires_at):
+                return False
+            self.publish_keys[key] = (FirstPublish(seq, epoch), now + PUBLISH_KEY_SECONDS)
             return True
 
     def _read(self, channel: str, seqs: list[int], limit: int, now: int) -> list[tuple[int, str]]:

@@ -18,6 +18,7 @@ from switchboard.errors import BadRequestError, PayloadTooLargeError
 
 MAX_FRAME_BYTES = 128 * 1024  # API Gateway's limit for one WebSocket message
 MAX_ID_LENGTH = 128
+MAX_IDEMPOTENCY_KEY = 64  # a publish frame's idempotencyKey: 1-64 printable ASCII
 # The widest values a message's numeric fields can take, for the size check.
 _WIDEST_SEQ = 2**53
 _WIDEST_TS = 10**13 - 1
@@ -206,6 +207,22 @@ def optional_count(value: Any, name: str, maximum: int | None = None) -> int | N
     return value
 
 
+def optional_idempotency_key(value: Any) -> str | None:
+    """A publish frame's ``idempotencyKey``: absent, or 1-64 printable ASCII characters
+    (space to ``~``); anything else is ``bad_request``."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY
+        or not all(" " <= char <= "~" for char in value)
+    ):
+        raise BadRequestError(
+            f"'idempotencyKey' must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )
+    return value
+
+
 def message(
     channel: str, data: Any, seq: int, sender: str, ts: int, *, epoch: str
 ) -> dict[str, Any]:
@@ -225,6 +242,12 @@ def message(
         "from": sender,
         "ts": ts,
     }
+
+
+def unsubscribed(channel: str, reason: str) -> dict[str, Any]:
+    """The server ended a subscription (``reason``: ``forbidden`` after an ``auth`` that
+    no longer allows the channel)."""
+    return {"type": "unsubscribed", "channel": channel, "reason": reason}
 
 
 def direct(data: Any, sender: str, ts: int) -> dict[str, Any]:

@@ -81,9 +81,12 @@ class Realtime:
             sleep=sleep,
         )
 
-    def publish(self, channel: str, data: Any, sender: str) -> PublishResult:
-        """Give the message the channel's next seq, keep it, and deliver it."""
-        return self.publisher.publish(channel, data, sender)
+    def publish(
+        self, channel: str, data: Any, sender: str, idempotency_key: str | None = None
+    ) -> PublishResult:
+        """Give the message the channel's next seq, keep it, and deliver it (once per
+        ``idempotency_key``, for the same sender and channel, within 5 minutes)."""
+        return self.publisher.publish(channel, data, sender, idempotency_key)
 
     def send_to_user(self, user_id: str, data: Any, sender: str) -> FanoutReport:
         """Send a ``direct`` frame to every connection of ``user_id``."""

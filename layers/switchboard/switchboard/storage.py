@@ -14,6 +14,9 @@ Semantics every implementation keeps:
   until ``ttl - POSITION_KEPT_SECONDS``, a channel's epoch lives until its newest item's
   ``ttl``, a presence member until its ``ttl``; connections and subscriptions are returned
   until they are deleted;
+* a keyed publish (:meth:`ChannelLog.append_message_once`) writes its message and its
+  key in one transaction: a key seen within ``PUBLISH_KEY_SECONDS`` writes nothing and
+  returns the first publish's position (an expired key counts as absent, decided on write);
 * a pending subscription goes live only while the channel has no message after the last
   one replayed (:meth:`Subscriptions.go_live` with ``check``).
 """
@@ -33,6 +36,8 @@ POSITION_KEPT_SECONDS = 30 * 24 * 60 * 60
 # The publish rate limit's register holds the windows of the last `limit` publishes,
 # modulo this (more seconds than a connection lives: API Gateway closes it after 2 hours).
 RATE_WINDOW_MODULO = 1_000_000
+# How long a publish's idempotency key is remembered (DESIGN.md: "within 5 minutes").
+PUBLISH_KEY_SECONDS = 5 * 60
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,14 @@ class ChannelPosition:
 
 
 @dataclass(frozen=True)
+class FirstPublish:
+    """Where the first publish with an idempotency key put its message."""
+
+    seq: int
+    epoch: str
+
+
+@dataclass(frozen=True)
 class DeletedConnection:
     """What deleting a connection removed: its user and its ``(channel, user)`` pairs."""
 
@@ -122,6 +135,13 @@ class Connections(Protocol):
         """Every connection id of one user."""
         ...
 
+    def replace_capabilities(
+        self, connection_id: str, capabilities: tuple[str, ...] | None, presence: str | None
+    ) -> bool:
+        """Give a connection a fresh token's ``channels`` and ``presence`` (the ``auth``
+        action); ``False`` if the connection is gone."""
+        ...
+
     def take_publish_slot(self, connection_id: str, window: int, limit: int) -> PublishSlot:
         """Count one publish in the connection's current window, and read the connection:
         refused when ``limit`` publishes already went through in ``window``."""
@@ -144,6 +164,10 @@ class Subscriptions(Protocol):
         meanwhile stays deleted (``True``)."""
         ...
 
+    def channels_of(self, connection_id: str) -> list[str]:
+        """The channels a connection is subscribed to, sorted."""
+        ...
+
     def unsubscribe(self, connection_id: str, channel: str) -> None:
         """Remove one subscription (harmless if absent)."""
         ...
@@ -160,6 +184,14 @@ class ChannelLog(Protocol):
         self, channel: str, seq: int, epoch: str, frame: str, expires_at: int
     ) -> bool:
         """Write the message at ``seq``; ``False`` if a concurrent publish took it first."""
+        ...
+
+    def append_message_once(
+        self, channel: str, seq: int, epoch: str, frame: str, expires_at: int, *, key: str, now: int
+    ) -> bool | FirstPublish:
+        """Write the message at ``seq`` and remember ``key`` (until ``now`` +
+        ``PUBLISH_KEY_SECONDS``) together; ``False`` if the seq was taken first, the first
+        publish's position if ``key`` was seen (nothing is written then)."""
         ...
 
     def history_after(

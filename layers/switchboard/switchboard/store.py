@@ -32,6 +32,7 @@ from switchboard.dynamodb_tables import (
     ConnectionModel,
     HistoryModel,
     PresenceModel,
+    PublishKeyModel,
     SpentTokenModel,
     SubscriptionModel,
     bind_models,
@@ -42,10 +43,12 @@ from switchboard.dynamodb_tables import (
 )
 from switchboard.storage import (
     POSITION_KEPT_SECONDS,
+    PUBLISH_KEY_SECONDS,
     RATE_WINDOW_MODULO,
     ChannelPosition,
     ConnectionRecord,
     DeletedConnection,
+    FirstPublish,
     Member,
     PublishSlot,
     Subscriber,
@@ -146,6 +149,28 @@ class _ConnectionItems(_Tables):
                 for channel, _user in subscriptions:
                     batch.delete(SubscriptionModel(channel, connection_id))
         return DeletedConnection(user_id, subscriptions)
+
+    def replace_capabilities(
+        self, connection_id: str, capabilities: tuple[str, ...] | None, presence: str | None
+    ) -> bool:
+        """One conditional ``UpdateItem``: the fresh token's ``channels`` and ``presence``."""
+        actions: list[Action] = [
+            ConnectionModel.channels.set(list(capabilities))  # type: ignore[arg-type]
+            if capabilities is not None
+            else ConnectionModel.channels.remove(),
+            ConnectionModel.presence.set(presence)
+            if presence is not None
+            else ConnectionModel.presence.remove(),
+        ]
+        try:
+            ConnectionModel(connection_id).update(
+                actions=actions, condition=ConnectionModel.connection_id.exists()
+            )
+        except UpdateError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
+        return True
 
     def connections_of(self, user_id: str) -> Iterator[str]:
         """Every connection id of one user: a paginated ``Query`` on ``byUser``."""
@@ -255,6 +280,10 @@ class _SubscriptionItems(_Tables):
             )
         return True
 
+    def channels_of(self, connection_id: str) -> list[str]:
+        """The connection's subscribed channels: a paginated ``Query`` on ``byConnection``."""
+        return [sub.channel for sub in SubscriptionModel.by_connection.query(connection_id)]
+
     def unsubscribe(self, connection_id: str, channel: str) -> None:
         """Remove one subscription (harmless if absent)."""
         SubscriptionModel(channel, connection_id).delete()
@@ -289,6 +318,40 @@ class _HistoryItems(_Tables):
         except PutError as exc:
             if conditional_failed(exc):
                 return False
+            raise
+        return True
+
+    def append_message_once(
+        self, channel: str, seq: int, epoch: str, frame: str, expires_at: int, *, key: str, now: int
+    ) -> bool | FirstPublish:
+        """Write the message at ``seq`` and its idempotency key in one ``TransactWriteItems``.
+
+        The key item is written unless a live one (``ttl >= now``) is there; when it is,
+        the cancelled transaction returns it (``ALL_OLD``), so a duplicate costs this one
+        call too. Two items in a transaction bill 2 write units each per KB.
+        """
+        message = HistoryModel(
+            channel, seq, epoch=epoch, frame=frame, ttl=expires_at + POSITION_KEPT_SECONDS
+        )
+        marker = PublishKeyModel(
+            f"#{key}", epoch=epoch, first_seq=seq, ttl=now + PUBLISH_KEY_SECONDS
+        )
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.save(
+                    marker,
+                    condition=PublishKeyModel.key.does_not_exist() | (PublishKeyModel.ttl < now),
+                    return_values="ALL_OLD",
+                )
+                transaction.save(message, condition=HistoryModel.channel.does_not_exist())
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons
+            first = reasons[0] if reasons else None
+            if first is not None and first.code == "ConditionalCheckFailed" and first.raw_item:
+                seen = PublishKeyModel.from_raw_data(first.raw_item)
+                return FirstPublish(int(seen.first_seq), seen.epoch)
+            if conditional_failed(exc):
+                return False  # the seq was taken (or a concurrent transaction held it)
             raise
         return True
 

@@ -48,6 +48,8 @@ def test_the_syntax_reads_rates_seconds_functions_and_a_seed() -> None:
         pytest.param("post_delay=inf", "post_delay must be a finite number", id="infinite-delay"),
         pytest.param("kill=x", "kill must be a number", id="not-a-number"),
         pytest.param("seed=1.5", "seed must be an integer", id="seed"),
+        pytest.param("ack_lost=0.5", "ack_lost must be an integer", id="ack-lost-fraction"),
+        pytest.param("ack_lost=-1", "ack_lost must be a count >= 0", id="ack-lost-negative"),
         pytest.param("functions=|", "functions needs at least one", id="no-functions"),
         pytest.param("kill=0.1,kill=0.2", "kill is given twice", id="twice"),
     ],
@@ -106,6 +108,27 @@ def test_a_post_fault_answers_as_api_gateway_does(name: str, answer: Any) -> Non
     faults.active = False
     assert asyncio.run(faults.before_post(live)) is None  # switched off: nothing, not counted
     assert faults.posts == 1
+
+
+def test_ack_lost_drops_the_socket_on_the_first_publish_acks_only() -> None:
+    faults = Faults(parse_faults("ack_lost=1"))
+    assert faults.settings.describe() == "ack_lost=1"
+    publish_ack = b'{"type":"ack","id":"p","channel":"c","seq":3,"delivered":1}'
+    others = [
+        b'{"type":"ack","id":"s","channel":"c","epoch":"e","seq":3}',  # a subscribe's ack
+        b'{"type":"message","channel":"c","data":"ack","seq":3}',
+        b'"ack" but not JSON {',
+    ]
+    for body in others:
+        live = _Live()
+        assert asyncio.run(faults.before_post(live, body)) is None  # type: ignore[arg-type]
+        assert not live.websocket.transport.aborted
+    live = _Live()
+    lost = asyncio.run(faults.before_post(live, publish_ack))  # type: ignore[arg-type]
+    assert (lost, live.websocket.transport.aborted) == ((410, "GoneException"), True)
+    again = _Live()
+    assert asyncio.run(faults.before_post(again, publish_ack)) is None  # type: ignore[arg-type]
+    assert faults.summary()["faults"] == {"ack_lost": 1}
 
 
 def test_rates_are_drawn_at_about_their_value() -> None:

@@ -142,7 +142,8 @@ def test_with_a_jwks_url_the_token_checking_functions_get_the_crypto_layer(
     app = load_application(path)
     crypto = tmp_path / "layers" / "crypto"
     with_crypto = {name for name, spec in app.functions.items() if crypto in spec.layer_dirs}
-    assert with_crypto == {"ConnectFunction", "PublishFunction"}
+    # $default verifies too: the `auth` action's fresh token
+    assert with_crypto == {"ConnectFunction", "DefaultFunction", "PublishFunction"}
 
 
 QUEUES = """\

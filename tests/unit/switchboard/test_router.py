@@ -37,6 +37,7 @@ def test_register_resolve_and_include() -> None:
 
 def test_the_protocol_actions() -> None:
     assert protocol_router.actions == [
+        "auth",
         "history",
         "ping",
         "presence",
