@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard import protocol
 from switchboard.channels import check_allowed, validate_channel
@@ -24,6 +24,7 @@ from switchboard.errors import (
     ForbiddenError,
     PayloadTooLargeError,
     RateLimitedError,
+    UnknownMethodError,
     translate,
 )
 from switchboard.protocol import Frame
@@ -31,6 +32,10 @@ from switchboard.realtime import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, Realtim
 from switchboard.router import Route, Router
 from switchboard.sender import ManagementApi
 from switchboard.storage import ConnectionRecord
+
+if TYPE_CHECKING:
+    from switchboard.hook_points import HookPoints
+    from switchboard.hooks import Context
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,7 @@ class Request:
     realtime: Realtime
     settings: Settings
     now_ms: int
+    hooks: HookPoints | None = None  # the app's hooks; None: no HOOKS_MODULE
 
     @property
     def sender(self) -> ConnectionRecord:
@@ -63,6 +69,12 @@ class Request:
         channel = self.channel()
         check_allowed(channel, self.sender.capabilities)
         return channel
+
+    def context(self) -> Context:
+        """The app's hooks' ``ctx`` for the sender's connection."""
+        from switchboard.hook_points import context
+
+        return context(self.sender, lambda: self.realtime)
 
 
 router: Router[Request] = Router()
@@ -106,6 +118,8 @@ def subscribe(request: Request) -> dict[str, Any]:
     since = protocol.optional_count(request.frame.fields.get("since"), "since")
     epoch = _optional_str(request.frame.fields, "epoch")
     rewind = _rewind(request.frame.fields, since)
+    if request.hooks is not None:
+        request.hooks.subscribe(request.context(), channel)
     result = request.realtime.subscribe(request.sender, channel, Resume(since, epoch, rewind))
     return protocol.ack(request.frame.id, **result.as_dict())
 
@@ -133,8 +147,11 @@ def publish(request: Request) -> dict[str, Any] | None:
     if not isinstance(wants_ack, bool):
         raise BadRequestError("'ack' must be true or false")
     sender = request.sender
-    protocol.check_message_size(channel, fields["data"], sender.user_id)
-    result = request.realtime.publish(channel, fields["data"], sender.user_id)
+    data = fields["data"]
+    protocol.check_message_size(channel, data, sender.user_id)
+    if request.hooks is not None:  # before a seq is taken: a Reject spends none
+        data = request.hooks.publish(request.context(), channel, data)
+    result = request.realtime.publish(channel, data, sender.user_id)
     return protocol.ack(request.frame.id, **result.as_dict()) if wants_ack else None
 
 
@@ -165,6 +182,21 @@ def presence(request: Request) -> dict[str, Any]:
     return reply
 
 
+@router.action("rpc")
+def rpc(request: Request) -> dict[str, Any]:
+    """Call the app's ``rpc`` hook ``method`` with ``params``; its result in the ``ack``."""
+    from switchboard.hooks import check_method
+
+    fields = request.frame.fields
+    method = check_method(fields.get("method"))
+    if request.hooks is None:
+        raise UnknownMethodError(f"no rpc method '{method}'")
+    result = request.hooks.call(request.context(), method, fields.get("params"))
+    reply = protocol.ack(request.frame.id, result=result)
+    protocol.check_frame_size(protocol.encode(reply))
+    return reply
+
+
 class MessageHandler:
     """Answers client frames on one connection: the ``$default`` route."""
 
@@ -175,7 +207,9 @@ class MessageHandler:
         sender: ManagementApi,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        hooks: HookPoints | None = None,
     ) -> None:
+        self.hooks = hooks
         self.realtime = realtime
         self.store = realtime.store
         self.sender = sender
@@ -243,6 +277,7 @@ class MessageHandler:
                 realtime=self.realtime,
                 settings=self.settings,
                 now_ms=now_ms,
+                hooks=self.hooks,
             )
             return route.handler(request)
         except Exception as exc:  # every error has its answer in one table

@@ -54,6 +54,7 @@ class Env:
     FANOUT_RATE_LIMIT = "FANOUT_RATE_LIMIT"
     PUBLISH_RATE_LIMIT = "PUBLISH_RATE_LIMIT"
     SECRET_MAX_AGE_SECONDS = "SECRET_MAX_AGE_SECONDS"
+    HOOKS_MODULE = "HOOKS_MODULE"
 
 
 def _int(
@@ -118,6 +119,7 @@ class Settings:
     replay_limit: int = 1000
     presence_prefix: str = "presence-"
     presence_max_members: int = 1000
+    hooks_module: str = ""  # the app's hooks (switchboard.hooks); empty: none, no import
 
     def __post_init__(self) -> None:
         if self.delivery_engine not in DELIVERY_ENGINES:
@@ -174,6 +176,7 @@ class Settings:
             replay_limit=_int(env, Env.REPLAY_LIMIT, cls.replay_limit, 1),
             presence_prefix=env.get(Env.PRESENCE_PREFIX, cls.presence_prefix),
             presence_max_members=_int(env, Env.PRESENCE_MAX_MEMBERS, cls.presence_max_members, 1),
+            hooks_module=env.get(Env.HOOKS_MODULE, "").strip(),
         )
         return replace(settings, **overrides) if overrides else settings
 

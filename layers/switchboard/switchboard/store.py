@@ -78,6 +78,8 @@ def _record(item: ConnectionModel) -> ConnectionRecord:
         source_ip=item.source_ip,
         user_agent=item.user_agent,
         presence=item.presence,
+        claims=item.claims,
+        meta=item.meta,
     )
 
 
@@ -108,6 +110,8 @@ class _ConnectionItems(_Tables):
             source_ip=record.source_ip,
             user_agent=record.user_agent,
             presence=record.presence,
+            claims=record.claims,
+            meta=record.meta,
             ttl=record.expires_at,
         ).save()
 

@@ -41,6 +41,7 @@ def test_the_protocol_actions() -> None:
         "ping",
         "presence",
         "publish",
+        "rpc",
         "subscribe",
         "unsubscribe",
     ]
