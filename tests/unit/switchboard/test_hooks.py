@@ -297,3 +297,29 @@ def test_no_hooks_module_imports_no_hook_machinery() -> None:
         check=True,
     )
     assert out.stdout.strip() == "True []"
+
+
+def test_the_example_hooks_refuse_stamp_keep_and_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "examples" / "hooks"))
+    monkeypatch.delenv("APP_MESSAGES_TABLE", raising=False)
+    box, _store, sender = make_container(hooks_module="app_hooks")
+    try:
+        open_connection(box, "A=", "alice")
+        frame(box, "A=", action="subscribe", channel="room:a", id="s")
+        refused = frame(box, "A=", action="publish", channel="room:a", data={"text": "Oh darn"})
+        assert refused is not None
+        assert refused["code"] == "forbidden"
+        ack = frame(box, "A=", action="publish", channel="room:a", data={"text": "hi"}, id="p")
+        assert ack is not None
+        assert ack["seq"] == 1
+        [message] = sender.of_type("A=", "message")
+        assert set(message["data"]) == {"text", "serverTime", "user"}
+        assert isinstance(message["data"]["serverTime"], int)
+        kept = frame(box, "A=", action="rpc", method="recent", params={"channel": "room:a"})
+        assert kept is not None
+        assert kept["result"] == [message["data"]]
+        bad = frame(box, "A=", action="rpc", method="recent", params=[])
+        assert bad is not None
+        assert bad["code"] == "bad_request"
+    finally:
+        sys.modules.pop("app_hooks", None)
