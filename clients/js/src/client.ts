@@ -22,6 +22,7 @@ import {
   ClientClosedError,
   ConnectionLostError,
   InvalidChannelError,
+  RpcError,
   ServerError,
   UnauthorizedError,
   type SwitchboardError,
@@ -242,6 +243,26 @@ export class SwitchboardClient {
       if (limit !== undefined) frame.limit = limit;
       if (before !== undefined) frame.before = before;
       return this.requests.send(transport, frame).then((ack) => parseHistoryPage<T>(channel, ack as Ack));
+    });
+  }
+
+  /**
+   * Call the app's `rpc` hook `method` with `params` (any JSON value). Resolves with the
+   * hook's result; rejects with `RpcError` (a `ServerError`: `unknown_method` when no hook has
+   * the method, `internal` for a hook's bug, the hook's own `Reject` code), `TimeoutError` or
+   * `ConnectionLostError` (the call may or may not have run). Waits for the connection like
+   * `publish`.
+   */
+  rpc<T = unknown>(method: string, params?: unknown): Promise<T> {
+    return this.request((transport) => {
+      const frame: ClientFrame = { action: "rpc", method, id: this.requests.nextId() };
+      if (params !== undefined) frame.params = params;
+      return this.requests.send(transport, frame).then(
+        (ack) => (ack as Ack).result as T,
+        (error: unknown) => {
+          throw error instanceof ServerError ? new RpcError(method, error.code, error.message) : error;
+        },
+      );
     });
   }
 

@@ -15,7 +15,8 @@ export type ClientFrame =
   | { action: "publish"; channel: string; data: unknown; id: string; ack?: false }
   | { action: "ping"; id: string }
   | { action: "presence"; channel: string; id: string }
-  | { action: "history"; channel: string; id: string; limit?: number; before?: number };
+  | { action: "history"; channel: string; id: string; limit?: number; before?: number }
+  | { action: "rpc"; method: string; params?: unknown; id: string };
 
 /** A message published on a channel, as delivered to subscribers. */
 export interface Message<T = unknown> {
