@@ -16,9 +16,13 @@ from switchboard import hooks
 from switchboard.container import Container
 from switchboard.errors import ConfigurationError, translate
 from switchboard.hook_points import HookPoints, import_hooks
-from switchboard.lifecycle import Handshake
-from tests.conftest import make_token
-from tests.unit.switchboard.fakes import ENDPOINT, FakeSender, make_container, open_connection
+from tests.unit.switchboard.fakes import (
+    ENDPOINT,
+    FakeSender,
+    handshake_of,
+    make_container,
+    open_connection,
+)
 
 FIXTURE = Path(__file__).resolve().parents[2] / "hooks_fixture"
 MODULE = "hooks_under_test"
@@ -38,15 +42,7 @@ def frame(box: Container, connection_id: str, **body: Any) -> dict[str, Any] | N
 
 
 def connect(box: Container, connection_id: str, user: str = "alice", **claims: Any) -> int:
-    result = box.connector().connect(
-        Handshake(
-            connection_id=connection_id,
-            connected_at_ms=int(box.clock() * 1000),
-            headers={},
-            query={"token": make_token(user, **claims)},
-        )
-    )
-    return result.status
+    return box.connector().connect(handshake_of(box, connection_id, user, **claims)).status
 
 
 def test_on_connect_keeps_its_dict_as_meta_with_the_claims(hooked: Any) -> None:
