@@ -86,6 +86,17 @@ B3_ROWS |= {
     )
     for name in ("connect", "publish (HTTP API)")
 }
+# The app's hooks (docs/hooks.md): $default with examples/hooks/app_hooks.py loaded (the
+# module's directory first on the path, as HOOKS_PATH does locally); reported, no target.
+B3_ROWS["default, with the example hooks"] = ColdStart(
+    f"import sys\nsys.path.insert(0, {str(ROOT / 'examples' / 'hooks')!r})\n"
+    "import app\n"
+    "from switchboard import services\n"
+    "services.message_handler(services.endpoint_for('abc123defg', 'dev'))",
+    "default",
+    env={"HOOKS_MODULE": "app_hooks"},
+    target=False,
+)
 # Peak RSS from /proc/self/status (VmHWM, this process's own memory): getrusage's
 # ru_maxrss survives fork and exec, so a child would report the parent's peak if larger.
 B3_WRAPPER = (

@@ -99,7 +99,8 @@ async def run(
                 more = f" (+{len(paths) - 3})" if len(paths) > 3 else ""
                 log.event("RELOAD", "code changed", f"{shown}{more}", "workers recycled")
 
-            watcher = asyncio.create_task(watch(app.source_dirs, reload))
+            roots = [*app.source_dirs, *([settings.hooks_path] if settings.hooks_path else [])]
+            watcher = asyncio.create_task(watch(roots, reload))
         for poller in pollers:
             poller.start()
         events.start()

@@ -64,7 +64,8 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.dont_write_bytecode = bool(init.get("dont_write_bytecode"))
-    sys.path[:0] = [init["code_dir"], *init["layer_dirs"]]
+    hooks_path = os.environ.get("HOOKS_PATH")  # make dev's: the app's hooks, first
+    sys.path[:0] = [*([hooks_path] if hooks_path else []), init["code_dir"], *init["layer_dirs"]]
     os.chdir(init["code_dir"])
 
     if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":

@@ -29,6 +29,8 @@ ENV_WS_SECRET = "WS_SECRET"  # noqa: S105 - a variable name
 ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"
 ENV_TEMPLATE = "TEMPLATE"
 ENV_SQS_VISIBILITY_TIMEOUT = "SQS_VISIBILITY_TIMEOUT"
+ENV_HOOKS_MODULE = "HOOKS_MODULE"  # the app's hooks module, for the functions that run hooks
+ENV_HOOKS_PATH = "HOOKS_PATH"  # a directory first on those functions' import path (watched)
 # ENV_FAULTS ("FAULTS"): injected failures, local_gateway.faults
 
 # Variables of the gateway's own environment that a function may see (the rest stays out).
@@ -64,6 +66,8 @@ class Settings:
     raw_function_logs: bool = False
     verbose: bool = False
     faults: FaultSettings = dataclasses.field(default_factory=FaultSettings)  # none by default
+    hooks_module: str | None = None
+    hooks_path: Path | None = None
 
     @classmethod
     def from_environment(cls, **overrides: Any) -> Settings:
@@ -81,6 +85,10 @@ class Settings:
             values["dynamodb_endpoint"] = os.environ[ENV_DYNAMODB_ENDPOINT]
         if os.environ.get(ENV_SQS_VISIBILITY_TIMEOUT):
             values["sqs_visibility_timeout"] = int(os.environ[ENV_SQS_VISIBILITY_TIMEOUT])
+        if os.environ.get(ENV_HOOKS_MODULE):
+            values["hooks_module"] = os.environ[ENV_HOOKS_MODULE]
+        if os.environ.get(ENV_HOOKS_PATH):
+            values["hooks_path"] = Path(os.environ[ENV_HOOKS_PATH]).resolve()
         if os.environ.get(ENV_FAULTS):
             values["faults"] = parse_faults(os.environ[ENV_FAULTS])
         values.update({key: value for key, value in overrides.items() if value is not None})
@@ -143,6 +151,11 @@ def function_environment(
     )
     if sqs_endpoint is not None:
         environment["AWS_ENDPOINT_URL_SQS"] = sqs_endpoint
+    if ENV_HOOKS_MODULE in spec.environment:  # a function that runs the app's hooks
+        if settings.hooks_module:
+            environment[ENV_HOOKS_MODULE] = settings.hooks_module
+        if settings.hooks_path is not None:
+            environment[ENV_HOOKS_PATH] = str(settings.hooks_path)  # runtime.py reads it
     environment.update(settings.env_vars.get("Parameters", {}))
     environment.update(settings.env_vars.get(spec.name, {}))
     return environment

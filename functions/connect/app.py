@@ -28,6 +28,8 @@ def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str,
             multi_query=event.multi_value_query_string_parameters,
             source_ip=request.identity.source_ip,
             user_agent=request.identity.user_agent,
+            api_id=request.api_id,
+            stage=request.stage,
         )
     )
     if result.identity is not None:

@@ -19,7 +19,11 @@ def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str,
     """Clean up after a closed socket; running twice is harmless."""
     request = event.request_context
     realtime = box.realtime(box.endpoint_for(request.api_id, request.stage))
-    deleted = realtime.forget(request.connection_id)
+    hooks = box.hooks()
+    if hooks is None:
+        deleted = realtime.forget(request.connection_id)
+    else:
+        deleted = hooks.forget(realtime, request.connection_id)
     if deleted.user_id is not None:
         logger.append_keys(user_id=deleted.user_id)
     logger.info(

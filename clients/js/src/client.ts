@@ -22,6 +22,7 @@ import {
   ClientClosedError,
   ConnectionLostError,
   InvalidChannelError,
+  RpcError,
   ServerError,
   UnauthorizedError,
   type SwitchboardError,
@@ -280,6 +281,26 @@ export class SwitchboardClient {
     if (!now) throw new ConnectionLostError("not connected");
     const ack = (await this.requests.send(now, { action: "auth", token, id: this.requests.nextId() })) as Ack;
     return { expiresAt: typeof ack.expiresAt === "number" ? ack.expiresAt : undefined };
+  }
+
+  /**
+   * Call the app's `rpc` hook `method` with `params` (any JSON value). Resolves with the
+   * hook's result; rejects with `RpcError` (a `ServerError`: `unknown_method` when no hook has
+   * the method, `internal` for a hook's bug, the hook's own `Reject` code), `TimeoutError` or
+   * `ConnectionLostError` (the call may or may not have run). Waits for the connection like
+   * `publish`.
+   */
+  rpc<T = unknown>(method: string, params?: unknown): Promise<T> {
+    return this.request((transport) => {
+      const frame: ClientFrame = { action: "rpc", method, id: this.requests.nextId() };
+      if (params !== undefined) frame.params = params;
+      return this.requests.send(transport, frame).then(
+        (ack) => (ack as Ack).result as T,
+        (error: unknown) => {
+          throw error instanceof ServerError ? new RpcError(method, error.code, error.message) : error;
+        },
+      );
+    });
   }
 
   /** Send a `ping`; resolves with the `pong` (and records the connection id). */

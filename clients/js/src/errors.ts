@@ -4,6 +4,9 @@
  * - `ServerError`: the server answered a request with an `error` frame; `code` is the
  *   server's (`bad_request`, `unknown_action`, `forbidden`, `payload_too_large`,
  *   `rate_limited`, `internal`).
+ * - `RpcError` (a `ServerError`): an `rpc` answered with an `error` frame; `code` is the
+ *   server's (`unknown_method` when no hook has the method: `unknownMethod` is then true,
+ *   `internal` for a hook's bug, or the code of the hook's `Reject`), `method` the method.
  * - `TimeoutError` (`timeout`): no `ack` or `error` arrived in time.
  * - `QueueFullError` (`queue_full`): a publish made while disconnected found the queue full.
  * - `ConnectionLostError` (`connection_lost`): the socket closed before the server answered;
@@ -32,6 +35,21 @@ export class SwitchboardError extends Error {
 
 /** The server answered with an `error` frame. */
 export class ServerError extends SwitchboardError {}
+
+/** An `rpc` was answered with an `error` frame (the server's code, and which method). */
+export class RpcError extends ServerError {
+  readonly method: string;
+
+  constructor(method: string, code: string, message: string) {
+    super(code, message);
+    this.method = method;
+  }
+
+  /** Whether the server has no hook for this method (`unknown_method`). */
+  get unknownMethod(): boolean {
+    return this.code === "unknown_method";
+  }
+}
 
 /** No reply arrived within the request timeout. */
 export class TimeoutError extends SwitchboardError {

@@ -34,6 +34,7 @@ export {
   HandshakeError,
   InvalidChannelError,
   QueueFullError,
+  RpcError,
   ServerError,
   SwitchboardError,
   TimeoutError,

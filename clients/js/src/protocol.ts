@@ -16,7 +16,8 @@ export type ClientFrame =
   | { action: "ping"; id: string }
   | { action: "auth"; token: string; id: string }
   | { action: "presence"; channel: string; id: string }
-  | { action: "history"; channel: string; id: string; limit?: number; before?: number };
+  | { action: "history"; channel: string; id: string; limit?: number; before?: number }
+  | { action: "rpc"; method: string; params?: unknown; id: string };
 
 /** A message published on a channel, as delivered to subscribers. */
 export interface Message<T = unknown> {

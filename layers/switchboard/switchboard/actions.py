@@ -24,6 +24,7 @@ from switchboard.errors import (
     ForbiddenError,
     PayloadTooLargeError,
     RateLimitedError,
+    UnknownMethodError,
     translate,
 )
 from switchboard.protocol import Frame
@@ -35,6 +36,8 @@ from switchboard.storage import ConnectionRecord
 if TYPE_CHECKING:
     from switchboard.auth import TokenVerifier
     from switchboard.reauth import Refreshed
+    from switchboard.hook_points import HookPoints
+    from switchboard.hooks import Context
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class Request:
     settings: Settings
     now_ms: int
     reauthorize: Callable[[ConnectionRecord, str], Refreshed] | None = None
+    hooks: HookPoints | None = None  # the app's hooks; None: no HOOKS_MODULE
 
     @property
     def sender(self) -> ConnectionRecord:
@@ -68,6 +72,12 @@ class Request:
         channel = self.channel()
         check_allowed(channel, self.sender.capabilities)
         return channel
+
+    def context(self) -> Context:
+        """The app's hooks' ``ctx`` for the sender's connection."""
+        from switchboard.hook_points import context
+
+        return context(self.sender, lambda: self.realtime)
 
 
 router: Router[Request] = Router()
@@ -111,6 +121,8 @@ def subscribe(request: Request) -> dict[str, Any]:
     since = protocol.optional_count(request.frame.fields.get("since"), "since")
     epoch = _optional_str(request.frame.fields, "epoch")
     rewind = _rewind(request.frame.fields, since)
+    if request.hooks is not None:
+        request.hooks.subscribe(request.context(), channel)
     result = request.realtime.subscribe(request.sender, channel, Resume(since, epoch, rewind))
     return protocol.ack(request.frame.id, **result.as_dict())
 
@@ -141,8 +153,11 @@ def publish(request: Request) -> dict[str, Any] | None:
         raise BadRequestError("'ack' must be true or false")
     key = protocol.optional_idempotency_key(fields.get("idempotencyKey"))
     sender = request.sender
-    protocol.check_message_size(channel, fields["data"], sender.user_id)
-    result = request.realtime.publish(channel, fields["data"], sender.user_id, key)
+    data = fields["data"]
+    protocol.check_message_size(channel, data, sender.user_id)
+    if request.hooks is not None:  # before a seq is taken: a Reject spends none
+        data = request.hooks.publish(request.context(), channel, data)
+    result = request.realtime.publish(channel, data, sender.user_id, key)
     return protocol.ack(request.frame.id, **result.as_dict()) if wants_ack else None
 
 
@@ -184,6 +199,19 @@ def auth(request: Request) -> dict[str, Any]:
         raise ForbiddenError("this server verifies no tokens on open connections")
     refreshed = request.reauthorize(request.sender, token)
     return protocol.ack(request.frame.id, expiresAt=refreshed.expires_at)
+@router.action("rpc")
+def rpc(request: Request) -> dict[str, Any]:
+    """Call the app's ``rpc`` hook ``method`` with ``params``; its result in the ``ack``."""
+    from switchboard.hooks import check_method
+
+    fields = request.frame.fields
+    method = check_method(fields.get("method"))
+    if request.hooks is None:
+        raise UnknownMethodError(f"no rpc method '{method}'")
+    result = request.hooks.call(request.context(), method, fields.get("params"))
+    reply = protocol.ack(request.frame.id, result=result)
+    protocol.check_frame_size(protocol.encode(reply))
+    return reply
 
 
 class MessageHandler:
@@ -197,7 +225,9 @@ class MessageHandler:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         verifier: Callable[[], TokenVerifier] | None = None,
+        hooks: HookPoints | None = None,
     ) -> None:
+        self.hooks = hooks
         self.realtime = realtime
         self.store = realtime.store
         self.sender = sender
@@ -280,6 +310,7 @@ class MessageHandler:
                 settings=self.settings,
                 now_ms=now_ms,
                 reauthorize=self._reauthorize if self.verifier is not None else None,
+                hooks=self.hooks,
             )
             return route.handler(request)
         except Exception as exc:  # every error has its answer in one table

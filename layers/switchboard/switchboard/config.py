@@ -58,6 +58,7 @@ class Env:
     EVENT_BUS_NAME = "EVENT_BUS_NAME"
     CHANNEL_STATES_TABLE = "CHANNEL_STATES_TABLE"
     EVENTS_ENDPOINT = "EVENTS_ENDPOINT"  # a local EventBridge (the local gateway's)
+    HOOKS_MODULE = "HOOKS_MODULE"
 
 
 def _int(
@@ -125,6 +126,7 @@ class Settings:
     event_bus_name: str | None = None  # backend events (functions/events)
     channel_states_table: str | None = None
     events_endpoint: str | None = None  # a local EventBridge (the local gateway's)
+    hooks_module: str = ""  # the app's hooks (switchboard.hooks); empty: none, no import
 
     def __post_init__(self) -> None:
         if self.delivery_engine not in DELIVERY_ENGINES:
@@ -184,6 +186,7 @@ class Settings:
             event_bus_name=env.get(Env.EVENT_BUS_NAME) or None,
             channel_states_table=env.get(Env.CHANNEL_STATES_TABLE) or None,
             events_endpoint=env.get(Env.EVENTS_ENDPOINT) or None,
+            hooks_module=env.get(Env.HOOKS_MODULE, "").strip(),
         )
         return replace(settings, **overrides) if overrides else settings
 

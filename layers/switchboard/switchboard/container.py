@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from switchboard.auth import TokenVerifier
     from switchboard.events import Bus, Occupancy, Tables
     from switchboard.fanout import FanoutReport
-    from switchboard.lifecycle import Connector
+    from switchboard.hook_points import HookPoints
+    from switchboard.lifecycle import Connector, Handshake
     from switchboard.queueing import BatchWorker, SqsOverflow
     from switchboard.realtime import Realtime
     from switchboard.sender import ManagementApi
@@ -139,6 +140,16 @@ class Container:
         )
         return get()
 
+    def hooks(self) -> HookPoints | None:
+        """The app's hooks (``HOOKS_MODULE``), imported once; ``None`` without a module,
+        and then neither the app's module nor the hook machinery is imported."""
+        module = self.settings.hooks_module
+        if not module:
+            return None
+        from switchboard.hook_points import HookPoints
+
+        return self._once("hooks", lambda: HookPoints.load(module))  # type: ignore[no-any-return]
+
     def connector(self) -> Connector:
         """The ``$connect`` logic."""
         from switchboard.lifecycle import Connector
@@ -146,9 +157,20 @@ class Container:
         return self._once(  # type: ignore[no-any-return]
             "connector",
             lambda: Connector(
-                store=self.store, settings=self.settings, verifier=self.verifier, clock=self.clock
+                store=self.store,
+                settings=self.settings,
+                verifier=self.verifier,
+                clock=self.clock,
+                hooks=self.hooks(),
+                realtime=self._hooks_realtime,
             ),
         )
+
+    def _hooks_realtime(self, handshake: Handshake) -> Realtime:
+        """The Realtime a hook publishes through at ``$connect``: the handshake's API."""
+        if handshake.api_id and handshake.stage:
+            return self.realtime(self.endpoint_for(handshake.api_id, handshake.stage))
+        return self.realtime(self.configured_endpoint())
 
     def endpoint_for(self, api_id: str, stage: str) -> str:
         """The Management API endpoint of this API's stage (or the configured override)."""
@@ -239,6 +261,7 @@ class Container:
                 settings=self.settings,
                 clock=self.clock,
                 verifier=self.verifier,
+                hooks=self.hooks(),
             ),
         )
 

@@ -62,6 +62,8 @@ class ConnectionModel(Model):
     source_ip = UnicodeAttribute(null=True, attr_name="sourceIp")
     user_agent = UnicodeAttribute(null=True, attr_name="userAgent")
     presence = UnicodeAttribute(null=True)  # the token's presence data, as JSON
+    claims = UnicodeAttribute(null=True)  # the token's claims, as JSON (only with hooks)
+    meta = UnicodeAttribute(null=True)  # on_connect's metadata, as JSON (only with hooks)
     ttl = NumberAttribute()
     # p0, p1, ...: the publish rate limit's register (see Store.take_publish_slot)
     by_user: ClassVar[ConnectionsByUser] = ConnectionsByUser()

@@ -9,6 +9,7 @@
     * :exc:`ProtocolError` - a frame gets an ``error`` reply with :attr:`code`
         * :exc:`BadRequestError` - ``bad_request``
         * :exc:`UnknownActionError` - ``unknown_action``
+        * :exc:`UnknownMethodError` - ``unknown_method``: an ``rpc`` no hook answers
         * :exc:`ForbiddenError` - ``forbidden``
         * :exc:`PayloadTooLargeError` - ``payload_too_large``
         * :exc:`RateLimitedError` - ``rate_limited``
@@ -111,6 +112,12 @@ class UnknownActionError(ProtocolError):
     code = "unknown_action"
 
 
+class UnknownMethodError(ProtocolError):
+    """An ``rpc`` frame names a method that no hook registered."""
+
+    code = "unknown_method"
+
+
 class ForbiddenError(ProtocolError):
     """The connection's token does not allow this channel."""
 
@@ -165,6 +172,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     ProtocolError: 500,  # its code is "internal"
     BadRequestError: 400,
     UnknownActionError: 404,
+    UnknownMethodError: 404,
     ForbiddenError: 403,
     ConflictError: 409,
     PayloadTooLargeError: 413,

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from switchboard.auth import Identity, TokenVerifier, check_origin, find_token
 from switchboard.config import Settings
@@ -31,6 +31,10 @@ from switchboard.storage import (
     Subscriptions,
 )
 
+if TYPE_CHECKING:
+    from switchboard.hook_points import HookPoints
+    from switchboard.realtime import Realtime
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,6 +49,8 @@ class Handshake:
     source_ip: str | None = None
     user_agent: str | None = None
     multi_query: Mapping[str, Sequence[str]] | None = None  # every ?token=, to count them
+    api_id: str | None = None  # the API and stage, for the hooks' ctx.publish
+    stage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,15 @@ class Connector:
         settings: Settings,
         verifier: Callable[[], TokenVerifier],
         clock: Callable[[], float] = time.time,
+        hooks: HookPoints | None = None,
+        realtime: Callable[[Handshake], Realtime] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.verifier = verifier
         self.clock = clock
+        self.hooks = hooks  # None: no HOOKS_MODULE, nothing of the hooks runs
+        self.realtime = realtime
 
     def connect(self, handshake: Handshake) -> HandshakeResult:
         """Accept (200) or refuse (401/403) a handshake; never raises: a bug is a 500,
@@ -104,7 +114,11 @@ class Connector:
             check_origin(handshake.headers.get("Origin"), self.settings.allowed_origins)
             if presented.count > 1:
                 raise UnauthorizedError("more than one token: send exactly one")
-            identity = self.verifier().verify(presented.token)
+            claims: dict[str, Any] | None = None
+            if self.hooks is None:
+                identity = self.verifier().verify(presented.token)
+            else:
+                identity, claims = self.verifier().verify_with_claims(presented.token)
             if any(name.startswith(self.settings.presence_prefix) for name in identity.subscribe):
                 raise UnauthorizedError("'subscribe' cannot name a presence channel")
             if identity.jti is not None and not self.store.spend_token(
@@ -135,7 +149,28 @@ class Connector:
             user_agent=handshake.user_agent,
             presence=identity.presence,
         )
+        if self.hooks is not None:
+            from switchboard.hook_points import HookFailedError, on_connect
+            from switchboard.hooks import Reject
+
+            try:
+                record = on_connect(self.hooks, record, claims or {}, self._realtime(handshake))
+            except Reject as exc:
+                logger.info("handshake refused by on_connect", extra={"status": exc.status})
+                return HandshakeResult(status=exc.status, headers={}, reason=exc.message)
+            except HookFailedError:  # logged with its traceback
+                return _FAILED
         self.store.put_connection(record)
         for channel in identity.subscribe:  # the token's server-side subscriptions
             self.store.subscribe(record, channel)
         return HandshakeResult(status=200, headers=headers, reason="OK", identity=identity)
+
+    def _realtime(self, handshake: Handshake) -> Callable[[], Realtime]:
+        """The hooks' way to publish from ``$connect`` (built only if a hook publishes)."""
+
+        def realtime() -> Realtime:
+            if self.realtime is None:
+                raise ConfigurationError("no Realtime for the hooks' ctx at $connect")
+            return self.realtime(handshake)
+
+        return realtime

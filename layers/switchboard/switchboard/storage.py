@@ -52,6 +52,8 @@ class ConnectionRecord:
     source_ip: str | None = None
     user_agent: str | None = None
     presence: str | None = None
+    claims: str | None = None  # the token's claims as JSON, kept only for the app's hooks
+    meta: str | None = None  # on_connect's metadata as JSON (ctx.meta)
 
 
 @dataclass(frozen=True)

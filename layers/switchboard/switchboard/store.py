@@ -82,6 +82,8 @@ def _record(item: ConnectionModel) -> ConnectionRecord:
         source_ip=item.source_ip,
         user_agent=item.user_agent,
         presence=item.presence,
+        claims=item.claims,
+        meta=item.meta,
     )
 
 
@@ -113,6 +115,8 @@ class _ConnectionItems(_Tables):
             source_ip=record.source_ip,
             user_agent=record.user_agent,
             presence=record.presence,
+            claims=record.claims,
+            meta=record.meta,
             ttl=record.expires_at,
         ).save()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from local_gateway.settings import Settings, function_environment
@@ -25,3 +27,20 @@ def test_tracing_is_off_locally_whatever_the_template_says(
         spec, Settings(), management_endpoint="http://x", dynamodb_endpoint="http://y"
     )
     assert local["POWERTOOLS_TRACE_DISABLED"] == "false"
+
+
+def test_hooks_reach_only_the_functions_that_run_hooks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOOKS_MODULE", "app_hooks")
+    monkeypatch.setenv("HOOKS_PATH", str(tmp_path))
+    settings = Settings.from_environment()
+    assert (settings.hooks_module, settings.hooks_path) == ("app_hooks", tmp_path.resolve())
+    app = load_application(ROOT / "template.yaml")
+    for name in ("ConnectFunction", "DefaultFunction", "DisconnectFunction", "PublishFunction"):
+        local = function_environment(
+            app.functions[name], settings, management_endpoint="x", dynamodb_endpoint="y"
+        )
+        runs_hooks = name != "PublishFunction"
+        assert local.get("HOOKS_MODULE") == ("app_hooks" if runs_hooks else None)
+        assert local.get("HOOKS_PATH") == (str(tmp_path.resolve()) if runs_hooks else None)

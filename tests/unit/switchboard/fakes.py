@@ -87,18 +87,21 @@ def make_container(
     return box, store, out
 
 
+def handshake_of(box: Container, connection_id: str, user: str, **claims: Any) -> Handshake:
+    """The handshake of ``connection_id`` with a token for ``user`` carrying ``claims``."""
+    return Handshake(
+        connection_id=connection_id,
+        connected_at_ms=int(box.clock() * 1000),
+        headers={},
+        query={"token": make_token(user, **claims)},
+    )
+
+
 def open_connection(
     box: Container, connection_id: str, user: str = "alice", **claims: Any
 ) -> ConnectionRecord:
     """Connect ``connection_id`` through the ``$connect`` logic; its stored record."""
-    result = box.connector().connect(
-        Handshake(
-            connection_id=connection_id,
-            connected_at_ms=int(box.clock() * 1000),
-            headers={},
-            query={"token": make_token(user, **claims)},
-        )
-    )
+    result = box.connector().connect(handshake_of(box, connection_id, user, **claims))
     assert result.status == 200, result.reason
     record = box.store.get_connection(connection_id)
     assert record is not None

@@ -42,6 +42,7 @@ def test_the_protocol_actions() -> None:
         "ping",
         "presence",
         "publish",
+        "rpc",
         "subscribe",
         "unsubscribe",
     ]

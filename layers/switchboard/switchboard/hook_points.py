@@ -1,0 +1,211 @@
+"""Running the app's hooks: loading ``HOOKS_MODULE`` and each hook point's rules.
+
+The container builds one :class:`HookPoints` when ``HOOKS_MODULE`` names a module (never
+otherwise: without hooks neither this module nor the app's is imported). Each point
+turns the hook's outcome into Switchboard's answers:
+
+* :exc:`~switchboard.hooks.Reject` passes through (its code in an ``error`` frame, its
+  status at ``$connect``);
+* any other exception is the hook's bug: logged once with its traceback, then
+  :exc:`HookFailedError` (``internal``; 500 at ``$connect``); the socket stays up;
+* what a hook returns is checked as a client's data is: strict JSON, nesting and size.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from switchboard import hooks, protocol
+from switchboard.errors import (
+    BadRequestError,
+    ConfigurationError,
+    ProtocolError,
+    UnknownMethodError,
+)
+from switchboard.hooks import Context, Hooks, Reject
+
+if TYPE_CHECKING:
+    from switchboard.realtime import Realtime
+    from switchboard.storage import ConnectionRecord, DeletedConnection
+
+logger = logging.getLogger(__name__)
+
+META_MAX_BYTES = 4096  # on_connect's metadata, kept in the connection's item
+SERVER_SENDER = "server"  # the ``from`` of what a hook publishes or sends
+
+
+class HookFailedError(ProtocolError):
+    """A hook raised something other than :exc:`Reject`: ``internal`` (logged)."""
+
+    code = "internal"
+
+
+def _failed() -> HookFailedError:
+    return HookFailedError("internal error; try again")
+
+
+def checked_json(value: Any, what: str) -> Any:
+    """``value`` if it is strict JSON within the nesting limit, else the hook's bug."""
+    try:
+        protocol.parse_json(protocol.encode(value), what)
+    except (TypeError, ValueError, BadRequestError):
+        logger.error("hook returned a value that is not strict JSON", extra={"what": what})
+        raise _failed() from None
+    return value
+
+
+def import_hooks(module_name: str) -> Hooks:
+    """Import (or re-import) the app's module and take the hooks it registered."""
+    hooks.registry = Hooks()
+    try:
+        if module_name in sys.modules:
+            importlib.reload(sys.modules[module_name])
+        else:
+            importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"HOOKS_MODULE {module_name!r} cannot be imported: {exc}") from exc
+    registered, hooks.registry = hooks.registry, Hooks()
+    return registered
+
+
+@dataclass(frozen=True)
+class HookPoints:
+    """The loaded hooks and the rules of each point."""
+
+    hooks: Hooks
+    module_name: str = ""
+
+    @classmethod
+    def load(cls, module_name: str) -> HookPoints:
+        """The hooks of ``module_name`` (a bad module fails the cold start, loudly)."""
+        return cls(import_hooks(module_name), module_name)
+
+    def _run(self, point: str, function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(*args)
+        except Reject:
+            raise
+        except Exception:
+            logger.exception("hook failed", extra={"hook": point, "hooks_module": self.module_name})
+            raise _failed() from None
+
+    def connect(self, ctx: Context) -> str | None:
+        """``on_connect``: the metadata to keep with the connection, as JSON (or ``None``)."""
+        if self.hooks.on_connect is None:
+            return None
+        meta = self._run("on_connect", self.hooks.on_connect, ctx)
+        if meta is None:
+            return None
+        if not isinstance(meta, dict):
+            logger.error("on_connect returned neither a dict nor None")
+            raise _failed()
+        encoded = protocol.encode(checked_json(meta, "on_connect metadata"))
+        if len(encoded) > META_MAX_BYTES:
+            logger.error("on_connect metadata over %d bytes", META_MAX_BYTES)
+            raise _failed()
+        return encoded.decode()
+
+    def subscribe(self, ctx: Context, channel: str) -> None:
+        """``on_subscribe``: returns to accept, raises :exc:`Reject` to refuse."""
+        if self.hooks.on_subscribe is not None:
+            self._run("on_subscribe", self.hooks.on_subscribe, ctx, channel)
+
+    def publish(self, ctx: Context, channel: str, data: Any) -> Any:
+        """``on_publish``: the data to publish instead (checked as a client's would be)."""
+        if self.hooks.on_publish is None:
+            return data
+        published = self._run("on_publish", self.hooks.on_publish, ctx, channel, data)
+        checked_json(published, "on_publish result")
+        protocol.check_message_size(channel, published, ctx.user_id)
+        return published
+
+    @property
+    def wants_disconnect(self) -> bool:
+        """Whether an ``on_disconnect`` hook is registered."""
+        return self.hooks.on_disconnect is not None
+
+    def disconnect(self, ctx: Context) -> None:
+        """``on_disconnect``, best effort: whatever it raises is logged, never answered."""
+        if self.hooks.on_disconnect is None:
+            return
+        try:
+            self._run("on_disconnect", self.hooks.on_disconnect, ctx)
+        except Reject:
+            logger.info("on_disconnect raised Reject; nothing to refuse")
+        except HookFailedError:
+            pass  # logged by _run
+
+    def forget(self, realtime: Realtime, connection_id: str) -> DeletedConnection:
+        """Forget a closed connection, then run ``on_disconnect`` for it (best effort:
+        the record is read first only when the hook is registered)."""
+        record = realtime.store.get_connection(connection_id) if self.wants_disconnect else None
+        deleted = realtime.forget(connection_id)
+        if record is not None:
+            self.disconnect(context(record, lambda: realtime))
+        return deleted
+
+    def call(self, ctx: Context, method: Any, params: Any) -> Any:
+        """An ``rpc``: the method's JSON result."""
+        method = hooks.check_method(method)
+        function = self.hooks.methods.get(method)
+        if function is None:
+            raise UnknownMethodError(f"no rpc method '{method}'")
+        return checked_json(self._run(f"rpc:{method}", function, ctx, params), "rpc result")
+
+
+def on_connect(
+    points: HookPoints,
+    record: ConnectionRecord,
+    claims: dict[str, Any],
+    realtime: Callable[[], Realtime],
+) -> ConnectionRecord:
+    """Run ``on_connect`` for a verified handshake: the record to store, with the claims
+    and the hook's metadata (raises :exc:`Reject` or :exc:`HookFailedError`)."""
+    ctx = context(record, realtime, claims=claims)
+    meta = points.connect(ctx)
+    return replace(record, claims=protocol.encode(claims).decode(), meta=meta)
+
+
+def context(
+    record: ConnectionRecord,
+    realtime: Callable[[], Realtime],
+    *,
+    claims: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Context:
+    """The ``ctx`` of a hook running for ``record``'s connection."""
+
+    def publish(channel: str, data: Any) -> dict[str, Any]:
+        from switchboard.channels import validate_channel
+
+        return realtime().publish(validate_channel(channel), data, SERVER_SENDER).as_dict()
+
+    def send_to_user(user_id: str, data: Any) -> dict[str, Any]:
+        return realtime().send_to_user(user_id, data, SERVER_SENDER).as_dict()
+
+    return Context(
+        connection_id=record.connection_id,
+        user_id=record.user_id,
+        claims=claims if claims is not None else _decoded(record.claims),
+        meta=meta if meta is not None else _decoded_or_none(record.meta),
+        _publish=publish,
+        _send_to_user=send_to_user,
+    )
+
+
+def _decoded(text: str | None) -> dict[str, Any]:
+    value = _decoded_or_none(text)
+    return value if value is not None else {}
+
+
+def _decoded_or_none(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
