@@ -35,9 +35,9 @@ from switchboard.storage import ConnectionRecord
 
 if TYPE_CHECKING:
     from switchboard.auth import TokenVerifier
-    from switchboard.reauth import Refreshed
     from switchboard.hook_points import HookPoints
     from switchboard.hooks import Context
+    from switchboard.reauth import Refreshed
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +199,8 @@ def auth(request: Request) -> dict[str, Any]:
         raise ForbiddenError("this server verifies no tokens on open connections")
     refreshed = request.reauthorize(request.sender, token)
     return protocol.ack(request.frame.id, expiresAt=refreshed.expires_at)
+
+
 @router.action("rpc")
 def rpc(request: Request) -> dict[str, Any]:
     """Call the app's ``rpc`` hook ``method`` with ``params``; its result in the ``ack``."""
