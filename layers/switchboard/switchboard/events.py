@@ -198,6 +198,11 @@ def connection_event(record: StreamRecord) -> BackendEvent | None:
     return None  # a publish counted against the rate limit: nothing for the app
 
 
+def _only(connections: set[str] | frozenset[str]) -> str | None:
+    """The connection id when there is exactly one (the event names it), else ``None``."""
+    return next(iter(connections)) if len(connections) == 1 else None
+
+
 def _members(image: Mapping[str, Any] | None) -> set[str]:
     if image is None:
         return set()
@@ -213,22 +218,20 @@ def presence_event(record: StreamRecord) -> BackendEvent | None:
         raise MalformedRecordError("a presence record without channel and userId")
     before, after = _members(record.old), _members(record.new)
     if not before and after:
-        joined = sorted(after)
         return _event(
             record,
             EventType.PRESENCE_JOINED,
             channel=channel,
             user_id=user,
-            connection_id=joined[0] if len(joined) == 1 else None,
+            connection_id=_only(after),
         )
     if before and not after:
-        left = sorted(before)
         return _event(
             record,
             EventType.PRESENCE_LEFT,
             channel=channel,
             user_id=user,
-            connection_id=left[0] if len(left) == 1 else None,
+            connection_id=_only(before),
             reason=_reason(record),
         )
     return None
