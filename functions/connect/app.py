@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
-
 from switchboard.container import Container
 from switchboard.handlers import LambdaApp
+from switchboard.lambda_events import WebSocketEvent
 from switchboard.lifecycle import Handshake
 from switchboard.telemetry import record_handshake
 
@@ -16,7 +15,7 @@ logger = app.logger
 
 
 @app.websocket
-def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str, Any]:
+def lambda_handler(event: WebSocketEvent, box: Container) -> dict[str, Any]:
     """Accept the handshake (200) or refuse it (401 or 403)."""
     request = event.request_context
     result = box.connector().connect(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
-
 from switchboard.container import Container
 from switchboard.handlers import LambdaApp
+from switchboard.lambda_events import WebSocketEvent
 
 app = LambdaApp()
 logger = app.logger
 
 
 @app.websocket
-def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str, Any]:
+def lambda_handler(event: WebSocketEvent, box: Container) -> dict[str, Any]:
     """Answer one client frame; the reply is posted back to the connection."""
     request = event.request_context
     handler = box.message_handler(box.endpoint_for(request.api_id, request.stage))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
-
 from switchboard.container import Container
 from switchboard.handlers import LambdaApp
+from switchboard.lambda_events import WebSocketEvent
 from switchboard.telemetry import record_disconnect
 
 app = LambdaApp()
@@ -15,7 +14,7 @@ logger = app.logger
 
 
 @app.websocket
-def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str, Any]:
+def lambda_handler(event: WebSocketEvent, box: Container) -> dict[str, Any]:
     """Clean up after a closed socket; running twice is harmless."""
     request = event.request_context
     realtime = box.realtime(box.endpoint_for(request.api_id, request.stage))

@@ -7,10 +7,9 @@ and its redrive policy moves it to the dead-letter queue.
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.data_classes import SQSRecord
-
 from switchboard.container import Container
 from switchboard.handlers import LambdaApp
+from switchboard.lambda_events import SqsRecord
 from switchboard.telemetry import record_batch
 
 app = LambdaApp(traced=False)
@@ -18,7 +17,7 @@ logger = app.logger
 
 
 @app.sqs_batch
-def lambda_handler(record: SQSRecord, box: Container) -> None:
+def lambda_handler(record: SqsRecord, box: Container) -> None:
     """Deliver one queued batch; raising reports this record alone as failed (SQS retries
     it), and when every record of the batch fails the invocation fails."""
     report = box.batch_worker().handle(record.body)

@@ -14,18 +14,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import server_publish
 from switchboard.container import Container
 from switchboard.errors import translate
 from switchboard.handlers import LambdaApp
+from switchboard.lambda_events import HttpApiEvent
 
 app = LambdaApp()
 logger = app.logger
 
-Route = Callable[[APIGatewayProxyEventV2, LambdaContext, Container], dict[str, Any]]
+Route = Callable[[HttpApiEvent, LambdaContext, Container], dict[str, Any]]
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _caller(event: APIGatewayProxyEventV2, box: Container) -> server_publish.Caller:
+def _caller(event: HttpApiEvent, box: Container) -> server_publish.Caller:
     """The backend that sent the request (401/403 otherwise), named in the log lines."""
     caller = server_publish.authorize(event.headers, box.verifier())
     logger.append_keys(user_id=caller.name)
@@ -44,7 +44,7 @@ def _caller(event: APIGatewayProxyEventV2, box: Container) -> server_publish.Cal
 
 
 def _serve(
-    event: APIGatewayProxyEventV2,
+    event: HttpApiEvent,
     context: LambdaContext,
     box: Container,
     *,
@@ -72,9 +72,7 @@ def _serve(
     return runner(operation, action)
 
 
-def publish(
-    event: APIGatewayProxyEventV2, context: LambdaContext, box: Container
-) -> dict[str, Any]:
+def publish(event: HttpApiEvent, context: LambdaContext, box: Container) -> dict[str, Any]:
     """``POST /publish``: one channel, many channels, or a batch."""
     realtime = box.realtime(box.configured_endpoint())
     return _serve(
@@ -87,9 +85,7 @@ def publish(
     )
 
 
-def user_messages(
-    event: APIGatewayProxyEventV2, context: LambdaContext, box: Container
-) -> dict[str, Any]:
+def user_messages(event: HttpApiEvent, context: LambdaContext, box: Container) -> dict[str, Any]:
     """``POST /users/{userId}/messages``: every connection of one user."""
     user_id = event.path_parameters.get("userId", "")
     realtime = box.realtime(box.configured_endpoint())
@@ -105,9 +101,7 @@ def user_messages(
     )
 
 
-def channel_history(
-    event: APIGatewayProxyEventV2, _context: LambdaContext, box: Container
-) -> dict[str, Any]:
+def channel_history(event: HttpApiEvent, _context: LambdaContext, box: Container) -> dict[str, Any]:
     """``GET /channels/{channel}/history``: a page of history, or ``limit=0``: the position."""
     caller = _caller(event, box)
     realtime = box.realtime(box.configured_endpoint())
@@ -125,9 +119,7 @@ ROUTES: dict[str, Route] = {
 
 
 @app.http
-def lambda_handler(
-    event: APIGatewayProxyEventV2, context: LambdaContext, box: Container
-) -> dict[str, Any]:
+def lambda_handler(event: HttpApiEvent, context: LambdaContext, box: Container) -> dict[str, Any]:
     """Answer the HTTP API request: 200 with the result, or a typed error."""
     route = ROUTES.get(event.route_key)
     if route is None:

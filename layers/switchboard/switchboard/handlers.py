@@ -2,7 +2,7 @@
 
 Owns what every ``functions/<route>/app.py`` would otherwise repeat: one Powertools
 ``Logger`` (its configuration copied to the library's loggers), the tracer (no X-Ray SDK
-import when tracing is off), the metrics flush, the event source data class, and handing
+import when tracing is off), the metrics flush, the event view (:mod:`switchboard.lambda_events`), and handing
 the handler this process's :class:`~switchboard.container.Container`. A handler is then a
 function of ``(event, container)`` that turns the event into one library call::
 
@@ -10,7 +10,7 @@ function of ``(event, container)`` that turns the event into one library call::
     logger = app.logger
 
     @app.websocket
-    def lambda_handler(event: APIGatewayWebSocketEvent, box: Container) -> dict[str, Any]:
+    def lambda_handler(event: WebSocketEvent, box: Container) -> dict[str, Any]:
         ...
 
 The event is never logged (``$connect``'s holds the token, the HTTP API's a credential).
@@ -27,16 +27,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.data_classes import (
-    APIGatewayProxyEventV2,
-    APIGatewayWebSocketEvent,
-    SQSRecord,
-    event_source,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchboard import container
 from switchboard.container import Container
+from switchboard.lambda_events import HttpApiEvent, SqsRecord, WebSocketEvent
 from switchboard.telemetry import metrics
 from switchboard.tracing import handler_tracer
 
@@ -70,12 +65,12 @@ class LambdaApp:
         return inject(wrapped)
 
     def websocket(
-        self, handler: Callable[[APIGatewayWebSocketEvent, Container], dict[str, Any]]
+        self, handler: Callable[[WebSocketEvent, Container], dict[str, Any]]
     ) -> LambdaHandler:
         """A WebSocket route's handler, with ``connection_id`` on every log line."""
 
-        @event_source(data_class=APIGatewayWebSocketEvent)
-        def run(event: APIGatewayWebSocketEvent, _context: LambdaContext) -> dict[str, Any]:
+        def run(raw: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
+            event = WebSocketEvent(raw)
             self.logger.append_keys(connection_id=event.request_context.connection_id)
             return handler(event, container.current())
 
@@ -83,17 +78,16 @@ class LambdaApp:
 
     def http(
         self,
-        handler: Callable[[APIGatewayProxyEventV2, LambdaContext, Container], dict[str, Any]],
+        handler: Callable[[HttpApiEvent, LambdaContext, Container], dict[str, Any]],
     ) -> LambdaHandler:
         """An HTTP API handler."""
 
-        @event_source(data_class=APIGatewayProxyEventV2)
-        def run(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
-            return handler(event, context, container.current())
+        def run(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+            return handler(HttpApiEvent(raw), context, container.current())
 
         return self._wrap(run)
 
-    def sqs_batch(self, handler: Callable[[SQSRecord, Container], None]) -> LambdaHandler:
+    def sqs_batch(self, handler: Callable[[SqsRecord, Container], None]) -> LambdaHandler:
         """An SQS handler with partial batch responses (``ReportBatchItemFailures``): a record
         whose handler raises is listed alone in ``batchItemFailures``; when every record
         raised, the invocation fails (:class:`BatchFailedError`). As Powertools'
@@ -106,7 +100,7 @@ class LambdaApp:
             errors: list[Exception] = []
             for record in records:
                 try:
-                    handler(SQSRecord(record), box)
+                    handler(SqsRecord(record), box)
                 except Exception as exc:  # reported for this record alone, SQS retries it
                     self.logger.debug("record failed", exc_info=True)
                     failures.append({"itemIdentifier": record["messageId"]})

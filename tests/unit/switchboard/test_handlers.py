@@ -26,12 +26,14 @@ from tests.unit.switchboard.fakes import make_container
 
 ROOT = Path(__file__).resolve().parents[3]
 
-# Loaded by no handler at init: Powertools' batch module (imports asyncio), idempotency
+# Loaded by no handler at init: Powertools' event data classes (switchboard.lambda_events
+# reads the events instead), its batch module (imports asyncio), idempotency
 # (the HTTP API loads it for a request with an Idempotency-Key), parameters (SSM/Secrets
 # Manager: only when the secret is fetched), the X-Ray SDK (tracing off), boto3 (botocore
 # serves every client).
 NEVER_AT_INIT = {
     "asyncio",
+    "aws_lambda_powertools.utilities.data_classes",
     "boto3",
     "aws_xray_sdk",
     "aws_lambda_powertools.utilities.batch",
