@@ -154,3 +154,31 @@ def test_without_hooks_module_no_role_has_the_hooks_grants(variant: str) -> None
         added = added_by_hooks(function)
         assert added, f"HooksModule adds no grant to {function}"
         assert not added & granted_to(function, variant), (function, variant)
+
+
+# what a publish reads from the environment: where its seq, message, recipients and
+# presence live, how long history is kept, and where a large fan-out goes
+PUBLISHING_ENV = (
+    "CONNECTIONS_TABLE",
+    "SUBSCRIPTIONS_TABLE",
+    "HISTORY_TABLE",
+    "PRESENCE_TABLE",
+    "HISTORY_RETENTION_SECONDS",
+    "HISTORY_SIZE",
+    "DELIVERY_ENGINE",
+    "FANOUT_QUEUE_URL",
+    "FANOUT_QUEUE_THRESHOLD",
+)
+
+
+def test_hooks_publish_at_connect_and_disconnect_with_defaults_settings() -> None:
+    """ctx.publish at $connect and $disconnect reads what a client's publish reads."""
+    resources = sam.deployed(HOOKED)["Resources"]
+
+    def publishing(function: str) -> dict[str, Any]:
+        env = resources[function]["Properties"]["Environment"]["Variables"]
+        return {name: env.get(name) for name in PUBLISHING_ENV}
+
+    assert None not in publishing("DefaultFunction").values()
+    for function in ("ConnectFunction", "DisconnectFunction"):
+        assert publishing(function) == publishing("DefaultFunction"), function
