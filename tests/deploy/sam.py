@@ -4,7 +4,7 @@ The translator (aws-sam-translator, pinned in requirements/sam.txt) lives in .to
 virtualenv, so it runs there, once, for every variant at a time (about 2 s); tests read
 the JSON it prints. Variants: the template's defaults, each ``samconfig.toml``
 environment's ``parameter_overrides``, and the parameter sets that change what is granted
-(Secrets Manager, JWKS, the alarm's e-mail, the events' bus, the webhook).
+(Secrets Manager, JWKS, the alarm's e-mail, the events' bus, the webhook, a hooks module).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ EXTRA_VARIANTS: dict[str, dict[str, str]] = {
         "WebhookUrl": "https://app.example/api/switchboard-events",
         "WebhookSecret": "webhook-secret-for-the-rehearsal-0123456789",
     },
+    # the app's hooks (docs/hooks.md): ctx.publish and ctx.send_to_user at every hook point
+    "hooks": {"HooksModule": "app_hooks"},
 }
 
 

@@ -1,5 +1,6 @@
 """The app's hooks through the local gateway (HOOKS_PATH + HOOKS_MODULE, as ``make dev``):
-every hook point, a Reject, a hook that raises, and a refused publish spending no seq."""
+every hook point, a Reject, a hook that raises, a refused publish spending no seq, and
+ctx.publish / ctx.send_to_user reaching other clients from on_connect and on_disconnect."""
 
 from __future__ import annotations
 
@@ -113,3 +114,25 @@ def test_on_disconnect_publishes_through_ctx(hooked: GatewayProcess) -> None:
             "server",
         )
         assert message["data"] == {"left": "carol", "plan": "pro"}
+
+
+def test_on_connect_publishes_and_sends_through_ctx(hooked: GatewayProcess) -> None:
+    with connect(f"{hooked.url}?token={token('greeter')}") as greeter:
+        assert ask(greeter, action="subscribe", channel="room:arrivals", id="s")["type"] == "ack"
+        dave = token("dave", announce="room:arrivals", notify="greeter")
+        with connect(f"{hooked.url}?token={dave}") as arrived:
+            assert ask(arrived, action="ping", id="p")["type"] == "pong"
+            joined = json.loads(greeter.recv(timeout=10))
+            hello = json.loads(greeter.recv(timeout=10))
+        bye = json.loads(greeter.recv(timeout=10))  # on_disconnect's ctx.send_to_user
+    assert (joined["type"], joined["channel"], joined["from"], joined["seq"]) == (
+        "message",
+        "room:arrivals",
+        "server",
+        1,
+    )
+    assert joined["data"] == {"joined": "dave"}
+    assert [(f["type"], f["from"], f["data"]) for f in (hello, bye)] == [
+        ("direct", "server", {"hello": "dave"}),
+        ("direct", "server", {"bye": "dave"}),
+    ]

@@ -18,6 +18,12 @@ def on_connect(ctx: Context) -> dict[str, Any] | None:
         raise hooks.Reject(code="teapot", message="short and stout", status=418)
     if mode == "crash":
         raise RuntimeError("on_connect bug")
+    announce = ctx.claims.get("announce")  # a channel: the hook publishes the arrival there
+    if isinstance(announce, str):
+        ctx.publish(announce, {"joined": ctx.user_id})
+    notify = ctx.claims.get("notify")  # a user: the hook tells them, in a direct frame
+    if isinstance(notify, str):
+        ctx.send_to_user(notify, {"hello": ctx.user_id})
     if mode == "no-meta":
         return None
     return {"plan": ctx.claims.get("plan", "free"), "connection": ctx.connection_id}
@@ -49,6 +55,9 @@ def on_publish(ctx: Context, channel: str, data: Any) -> Any:
 @hooks.on_disconnect
 def on_disconnect(ctx: Context) -> None:
     ctx.publish("audit", {"left": ctx.user_id, "plan": (ctx.meta or {}).get("plan")})
+    notify = ctx.claims.get("notify")
+    if isinstance(notify, str):
+        ctx.send_to_user(notify, {"bye": ctx.user_id})
 
 
 @hooks.rpc("whoami")

@@ -231,8 +231,9 @@ class Recorder:
         }
 
 
-@pytest.fixture
-def recorder(management: ManagementApiFake, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+def start_recording(management: ManagementApiFake, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    """Record every botocore call from now on (by the function running), with a fresh
+    container on the fake Management API and the fan-out queue (threshold 3)."""
     recording = Recorder()
     original = BaseClient._make_api_call
 
@@ -252,6 +253,11 @@ def recorder(management: ManagementApiFake, monkeypatch: pytest.MonkeyPatch) -> 
     management.attach(services.sender(os.environ["MANAGEMENT_ENDPOINT"])._client)
     services.sqs().create_queue(QueueName="fanout")
     return recording
+
+
+@pytest.fixture
+def recorder(management: ManagementApiFake, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    return start_recording(management, monkeypatch)
 
 
 def assert_granted(recorder: Recorder, function: str, variant: str = "defaults") -> None:
