@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from switchboard.config import Settings
 from switchboard.errors import ConfigurationError
@@ -75,30 +75,29 @@ def default_idempotent_runner(settings: Settings) -> IdempotentRunner:
     return IdempotentRunner(settings.idempotency_table, settings.dynamodb_endpoint, settings.region)
 
 
-def _boto3_client(service: Literal["dynamodb", "events"], region: str, endpoint: str | None) -> Any:
-    """A boto3 client with standard retries (3 attempts in all)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
-    return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config)
-
-
 def default_occupancy(settings: Settings, states_table: str) -> Occupancy:
-    """The channel states on DynamoDB (one client per container)."""
+    """The channel states on DynamoDB, through the container's one DynamoDB client (the
+    store's: ``dynamodb_tables.shared_client``, standard retries, 3 attempts in all)."""
+    from switchboard.dynamodb_tables import shared_client
     from switchboard.occupancy import DynamoDBOccupancy
 
-    client = _boto3_client("dynamodb", settings.region, settings.dynamodb_endpoint)
     return DynamoDBOccupancy(
-        client, states_table=states_table, subscriptions_table=settings.subscriptions_table
+        shared_client(), states_table=states_table, subscriptions_table=settings.subscriptions_table
     )
 
 
 def default_event_bus(settings: Settings, bus_name: str) -> Bus:
-    """The EventBridge bus (one client per container; a local one at ``EVENTS_ENDPOINT``)."""
+    """The EventBridge bus (one botocore client per container, standard retries, 3 attempts
+    in all; a local one at ``EVENTS_ENDPOINT``). No boto3 import on the cold path."""
+    from botocore.config import Config
+    from botocore.session import get_session
+
     from switchboard.eventbus import EventBridgeBus
 
-    client = _boto3_client("events", settings.region, settings.events_endpoint)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    client = get_session().create_client(
+        "events", region_name=settings.region, endpoint_url=settings.events_endpoint, config=config
+    )
     return EventBridgeBus(client, bus_name)
 
 

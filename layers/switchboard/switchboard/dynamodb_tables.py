@@ -8,7 +8,7 @@ models, so they are bound rather than copied per store).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import (
@@ -198,6 +198,13 @@ def share_connection(connection: Connection) -> None:
         table = model._get_connection()
         connection.add_meta_table(table.get_meta_table())  # the schema, no DescribeTable
         table.connection = connection
+
+
+def shared_client() -> Any:
+    """The botocore DynamoDB client every model calls through (:func:`share_connection`),
+    made on first use: other code of the container (the channel states of the events
+    function) calls DynamoDB through it rather than loading DynamoDB's model again."""
+    return MODELS[0]._get_connection().connection.client
 
 
 def create_tables() -> None:

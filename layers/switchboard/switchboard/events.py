@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer
+from switchboard import stream_images
 
 logger = logging.getLogger(__name__)
 
@@ -108,18 +108,11 @@ class StreamRecord:
     by_ttl: bool = False
 
 
-_DESERIALIZER = TypeDeserializer()
-
-
 def _image(raw: Any) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise MalformedRecordError("an image is not a map of attributes")
     try:
-        return {key: _DESERIALIZER.deserialize(value) for key, value in raw.items()}
-    except (TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise MalformedRecordError(f"an attribute is not a DynamoDB value: {exc}") from None
+        return stream_images.image(raw)
+    except stream_images.MalformedImageError as exc:
+        raise MalformedRecordError(str(exc)) from None
 
 
 def table_of(arn: str) -> str:

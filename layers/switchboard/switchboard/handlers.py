@@ -2,8 +2,9 @@
 
 Owns what every ``functions/<route>/app.py`` would otherwise repeat: one Powertools
 ``Logger`` (its configuration copied to the library's loggers), the tracer (no X-Ray SDK
-import when tracing is off), the metrics flush, the event view (:mod:`switchboard.lambda_events`), and handing
-the handler this process's :class:`~switchboard.container.Container`. A handler is then a
+import when tracing is off), the metrics flush, the event's view
+(:mod:`switchboard.lambda_events`), and handing the handler this process's
+:class:`~switchboard.container.Container`. A handler is then a
 function of ``(event, container)`` that turns the event into one library call::
 
     app = LambdaApp()

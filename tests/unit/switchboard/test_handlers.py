@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes import SQSRecord
 
 from switchboard import container
 from switchboard.handlers import BatchFailedError, LambdaApp
+from switchboard.lambda_events import SqsRecord
 from tests.conftest import CONTEXT
 from tests.unit.switchboard.fakes import make_container
 
@@ -50,6 +50,8 @@ DEFERRED = {
     "disconnect": NEVER_AT_INIT | NO_TOKENS | {"switchboard.actions"},
     "publish": NEVER_AT_INIT | {"switchboard.actions"},
     "fanout_worker": NEVER_AT_INIT | NO_TOKENS | {"switchboard.actions"},
+    # backend events: stream images are read without boto3 (switchboard.stream_images)
+    "events": NEVER_AT_INIT | NO_TOKENS | NO_FANOUT | {"switchboard.actions"},
 }
 PROBE = """
 import json, sys
@@ -113,7 +115,7 @@ def sqs_handler() -> Iterator[tuple[Any, list[str]]]:
     container.install(box)
     seen: list[str] = []
 
-    def handle(record: SQSRecord, got: container.Container) -> None:
+    def handle(record: SqsRecord, got: container.Container) -> None:
         assert got is box
         seen.append(record.message_id)
         if record.body == "bad":
