@@ -10,12 +10,17 @@ const client = createClient({ url: "ws://127.0.0.1:9", getToken: () => "t" });
 assert.equal(client.state, "idle");
 assert.equal(backoffDelay(1, () => 1), 1000);
 assert.ok(new HandshakeError(1006) instanceof SwitchboardError);
-assert.deepEqual(
-  ["RealtimeProvider", "useChannel", "useConnectionError", "useConnectionState", "usePresence", "usePublish"].filter(
-    (name) => typeof react[name] !== "function",
-  ),
-  [],
-);
+const hooks = [
+  "RealtimeProvider",
+  "useChannel",
+  "useConnectionError",
+  "useConnectionState",
+  "useDirectMessages",
+  "usePresence",
+  "usePublish",
+  "useRpc",
+];
+assert.deepEqual(hooks.filter((name) => typeof react[name] !== "function"), []);
 const secret = "install-check-secret-0123456789-0123";
 const token = await createSwitchboard({ secret }).createToken({ userId: "alice", channels: ["room:*"] });
 const { payload } = await jwtVerify(token, new TextEncoder().encode(secret));

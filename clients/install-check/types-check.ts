@@ -1,7 +1,7 @@
 // TypeScript (NodeNext resolution, strict): the packages' types resolve, the `react` entry's
 // included. The @ts-expect-error lines fail the check if a type degraded to `any`.
 import { createClient, type ConnectionState, type SwitchboardClient, HandshakeError } from "@switchboard/client";
-import { useChannel, useConnectionError, type ChannelStatus } from "@switchboard/client/react";
+import { useChannel, useConnectionError, useRpc, type ChannelStatus, type UseRpcResult } from "@switchboard/client/react";
 import { createSwitchboard, type PublishResult, type HistoryPage, UnauthorizedError } from "@switchboard/server";
 
 const client: SwitchboardClient = createClient({ url: "wss://example.test/prod", authUrl: "/api/ws-token" });
@@ -14,6 +14,13 @@ const code: number = error.closeCode;
 type Hook = typeof useChannel;
 const status: ReturnType<Hook> = { subscribed: false, error: null } satisfies ChannelStatus;
 const problem: ReturnType<typeof useConnectionError> = null;
+type Recent = UseRpcResult<Array<{ text: string }>, { channel: string }>;
+const recent: Recent["result"] = [{ text: "hi" }];
+// @ts-expect-error: the result keeps its type (not any)
+const notRecent: Recent["result"] = 42;
+// @ts-expect-error: so do the params
+const badCall: Recent["call"] = (params?: number) => Promise.resolve([{ text: String(params) }]);
+const rpcHook: (method: string) => UseRpcResult<unknown, unknown> = useRpc;
 
 const switchboard = createSwitchboard({ secret: "s", url: "http://localhost:3001" });
 async function use(): Promise<void> {
@@ -28,4 +35,4 @@ async function use(): Promise<void> {
   const status401: number = new UnauthorizedError("unauthorized", "no", 401).status;
   void [seq, first, status401];
 }
-void [state, wrong, code, status, problem, use];
+void [state, wrong, code, status, problem, recent, notRecent, badCall, rpcHook, use];

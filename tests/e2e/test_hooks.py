@@ -16,6 +16,8 @@ from websockets.sync.client import ClientConnection, connect
 from local_gateway.settings import DEFAULT_WS_SECRET
 from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def hooked(start_gateway: StartGateway) -> GatewayProcess:

@@ -203,6 +203,84 @@ export function usePublish(): (
   );
 }
 
+/** What `useRpc` shows: the latest call's outcome. */
+export interface RpcState<T> {
+  /** The latest call's result, once it resolved (kept while a newer call is pending). */
+  result: T | undefined;
+  /** Why the latest call failed: an `RpcError`, `TimeoutError` or `ConnectionLostError`. */
+  error: Error | null;
+  /** A call is in flight. */
+  pending: boolean;
+}
+
+export interface UseRpcResult<T, P> extends RpcState<T> {
+  /**
+   * Call the method (`client.rpc(method, params)`); stable for one method. Returns the call's
+   * own promise, which settles even when the call is superseded (the state then ignores it):
+   * await it for the value, or ignore it (its rejection is handled).
+   */
+  call: (params?: P) => Promise<T>;
+  /** Back to idle; a call still in flight is ignored. */
+  reset: () => void;
+}
+
+interface RpcSlot<T> extends RpcState<T> {
+  client: SwitchboardClient | null;
+  method: string;
+}
+
+const IDLE_RPC: RpcSlot<never> = { client: null, method: "", result: undefined, error: null, pending: false };
+
+/**
+ * Call the app's `rpc` hook `method` from a component: `const { call, result, error, pending }
+ * = useRpc<Result, Params>("recent")`, then `call(params)` (e.g. in an event handler or an
+ * effect). The state is that of the latest call: a call superseded by a newer one, or settling
+ * after unmount or after a `method` change, changes nothing. StrictMode-safe.
+ */
+export function useRpc<T = unknown, P = unknown>(method: string): UseRpcResult<T, P> {
+  const client = useRealtimeClient();
+  const [slot, setSlot] = useState<RpcSlot<T>>(IDLE_RPC);
+  const latest = useRef(0); // the id of the latest call (or reset); an older one is ignored
+  const mounted = useRef(false);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+
+  const call = useCallback(
+    (params?: P): Promise<T> => {
+      const id = ++latest.current;
+      const settle = (outcome: Pick<RpcState<T>, "result" | "error">): void => {
+        if (mounted.current && latest.current === id) setSlot({ client, method, pending: false, ...outcome });
+      };
+      setSlot((known) => ({
+        client,
+        method,
+        result: known.client === client && known.method === method ? known.result : undefined,
+        error: null,
+        pending: true,
+      }));
+      const promise = client.rpc<T>(method, params);
+      promise.then(
+        (result) => settle({ result, error: null }),
+        (error: Error) => settle({ result: undefined, error }),
+      );
+      return promise;
+    },
+    [client, method],
+  );
+  const reset = useCallback(() => {
+    latest.current += 1;
+    setSlot(IDLE_RPC);
+  }, []);
+
+  // the state of another method (or client) is not this one's: idle until its first call
+  const shown: RpcState<T> = slot.client === client && slot.method === method ? slot : IDLE_RPC;
+  return { result: shown.result, error: shown.error, pending: shown.pending, call, reset };
+}
+
 export type { PresenceState } from "./members.js";
 
 const NO_PRESENCE: PresenceState<never> = { members: [], status: "idle", error: null };

@@ -8,7 +8,11 @@ turns the hook's outcome into Switchboard's answers:
   status at ``$connect``);
 * any other exception is the hook's bug: logged once with its traceback, then
   :exc:`HookFailedError` (``internal``; 500 at ``$connect``); the socket stays up;
-* what a hook returns is checked as a client's data is: strict JSON, nesting and size.
+* what a hook returns is checked as a client's data is: strict JSON, nesting and size;
+* a module that fails to import (a syntax error, a missing import, two functions for one
+  point) is logged once with its traceback, and then every hook point fails as a hook's bug
+  does (``internal``; 500 at ``$connect``; ``on_disconnect`` skipped): no rule of the app is
+  bypassed, and frames that run no hook (``ping``, ``history``...) are still answered.
 """
 
 from __future__ import annotations
@@ -80,11 +84,26 @@ class HookPoints:
 
     hooks: Hooks
     module_name: str = ""
+    broken: bool = False  # the module failed to import: every hook point fails
 
     @classmethod
     def load(cls, module_name: str) -> HookPoints:
-        """The hooks of ``module_name`` (a bad module fails the cold start, loudly)."""
-        return cls(import_hooks(module_name), module_name)
+        """The hooks of ``module_name``; a module that fails to import is logged with its
+        traceback and gives broken hook points (kept: the container's code cannot change)."""
+        try:
+            return cls(import_hooks(module_name), module_name)
+        except Exception:
+            logger.exception("hooks module failed to import", extra={"hooks_module": module_name})
+            return cls(Hooks(), module_name, broken=True)
+
+    def _check(self, point: str) -> None:
+        """Fail ``point`` as a hook's bug when the module failed to import."""
+        if self.broken:
+            logger.error(
+                "hook not run: the hooks module failed to import",
+                extra={"hook": point, "hooks_module": self.module_name},
+            )
+            raise _failed()
 
     def _run(self, point: str, function: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -97,6 +116,7 @@ class HookPoints:
 
     def connect(self, ctx: Context) -> str | None:
         """``on_connect``: the metadata to keep with the connection, as JSON (or ``None``)."""
+        self._check("on_connect")
         if self.hooks.on_connect is None:
             return None
         meta = self._run("on_connect", self.hooks.on_connect, ctx)
@@ -113,11 +133,13 @@ class HookPoints:
 
     def subscribe(self, ctx: Context, channel: str) -> None:
         """``on_subscribe``: returns to accept, raises :exc:`Reject` to refuse."""
+        self._check("on_subscribe")
         if self.hooks.on_subscribe is not None:
             self._run("on_subscribe", self.hooks.on_subscribe, ctx, channel)
 
     def publish(self, ctx: Context, channel: str, data: Any) -> Any:
         """``on_publish``: the data to publish instead (checked as a client's would be)."""
+        self._check("on_publish")
         if self.hooks.on_publish is None:
             return data
         published = self._run("on_publish", self.hooks.on_publish, ctx, channel, data)
@@ -144,6 +166,11 @@ class HookPoints:
     def forget(self, realtime: Realtime, connection_id: str) -> DeletedConnection:
         """Forget a closed connection, then run ``on_disconnect`` for it (best effort:
         the record is read first only when the hook is registered)."""
+        if self.broken:
+            logger.error(
+                "on_disconnect not run: the hooks module failed to import",
+                extra={"hooks_module": self.module_name},
+            )
         record = realtime.store.get_connection(connection_id) if self.wants_disconnect else None
         deleted = realtime.forget(connection_id)
         if record is not None:
@@ -153,6 +180,7 @@ class HookPoints:
     def call(self, ctx: Context, method: Any, params: Any) -> Any:
         """An ``rpc``: the method's JSON result."""
         method = hooks.check_method(method)
+        self._check(f"rpc:{method}")
         function = self.hooks.methods.get(method)
         if function is None:
             raise UnknownMethodError(f"no rpc method '{method}'")

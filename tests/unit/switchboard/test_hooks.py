@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +262,65 @@ def test_registration_rules() -> None:
 def test_a_module_that_cannot_be_imported_fails_loudly() -> None:
     with pytest.raises(ConfigurationError, match="cannot be imported"):
         import_hooks("no_such_hooks_module_here")
+
+
+BROKEN_MODULES = [
+    pytest.param("def broken(:\n", "SyntaxError", id="syntax-error"),
+    pytest.param("import no_such_dependency_here\n", "ModuleNotFoundError", id="missing-import"),
+    pytest.param(
+        "from switchboard import hooks\n"
+        "hooks.on_publish(lambda ctx, channel, data: data)\n"
+        "hooks.on_publish(lambda ctx, channel, data: data)\n",
+        "ValueError",
+        id="two-on_publish",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "error"), BROKEN_MODULES)
+def test_a_module_that_fails_to_import_fails_every_hook_point_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    source: str,
+    error: str,
+) -> None:
+    (tmp_path / "broken_hooks.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plain, _store, sender = make_container()
+    open_connection(plain, "A=", "alice")
+    open_connection(plain, "B=", "bob")
+    box = dataclasses.replace(plain, settings=replace(plain.settings, hooks_module="broken_hooks"))
+    try:
+        points = box.hooks()
+        assert points is not None
+        assert points.broken
+        [loaded] = [r for r in caplog.records if r.message == "hooks module failed to import"]
+        assert loaded.exc_info is not None  # logged with its traceback
+        assert error in caplog.text
+        internal = {"code": "internal", "message": "internal error; try again"}
+        for body in (
+            {"action": "rpc", "method": "recent"},
+            {"action": "subscribe", "channel": "room:a"},
+            {"action": "publish", "channel": "room:a", "data": 1},
+        ):
+            assert frame(box, "A=", **body, id="x") == {"type": "error", "id": "x", **internal}
+        assert frame(box, "A=", action="ping", id="p") == {
+            "type": "pong",
+            "id": "p",
+            "connectionId": "A=",
+        }
+        history = frame(box, "A=", action="history", channel="room:a", id="h")
+        assert history is not None
+        assert history["messages"] == []  # the refused publish took no seq
+        assert connect(box, "C=", "carol") == 500
+        assert box.store.get_connection("C=") is None
+        assert points.forget(box.realtime(ENDPOINT), "B=").user_id == "bob"
+        assert box.store.get_connection("B=") is None
+        assert sender.of_type("A=", "message") == []
+        assert box.hooks() is points  # imported once per container
+    finally:
+        sys.modules.pop("broken_hooks", None)
 
 
 def test_reimporting_takes_the_module_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
