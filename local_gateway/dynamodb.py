@@ -147,14 +147,21 @@ def queries_by_key() -> None:
     growing with every publish). Here, while a query runs, ``all_items`` is the hash key's
     own items for a table query, and every item unsorted for an index query (moto sorts
     those by the index's keys and the table's, a total order, right after). Results, order
-    and pages are moto's own. Safe because :func:`one_dynamodb_call_at_a_time` serializes
-    every call. Idempotent.
+    and pages are moto's own. The override is the calling thread's alone: moto in the
+    test process (``mock_aws``, no :func:`one_dynamodb_call_at_a_time`) is called from
+    several threads at once (a fan-out's pruning). Idempotent.
     """
     from moto.dynamodb.models.table import Table
 
     if getattr(Table.query, "by_key", False):
         return
     original = Table.query
+    original_all_items = Table.all_items
+    running = threading.local()  # this thread's queries: id(table) -> the items to match
+
+    def all_items(self: Any) -> Any:
+        items = getattr(running, "items", {}).get(id(self))
+        return original_all_items(self) if items is None else items
 
     @functools.wraps(original)
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -164,12 +171,18 @@ def queries_by_key() -> None:
         else:
             bucket = self.items.get(hash_key)
             items = [] if bucket is None else [*_items_of(self, [bucket])]
-        self.all_items = lambda: items
+        overrides = running.__dict__.setdefault("items", {})
+        outer = overrides.get(id(self))
+        overrides[id(self)] = items
         try:
             return original(self, hash_key, *args, **kwargs)
         finally:
-            del self.all_items
+            if outer is None:
+                del overrides[id(self)]
+            else:
+                overrides[id(self)] = outer
 
+    Table.all_items = all_items  # type: ignore[method-assign]
     query.by_key = True  # type: ignore[attr-defined]
     Table.query = query  # type: ignore[method-assign]
 

@@ -251,3 +251,43 @@ def test_a_query_reads_its_own_key_and_answers_as_moto_does(
             assert _pages(client, **query) == pages
         finally:
             _tables().pop("events", None)
+
+
+def test_queries_from_several_threads_at_once_each_read_their_own_key() -> None:
+    """Found by a CI run: with moto in the test process (``mock_aws``, no one-call-at-a-time
+    lock), a fan-out's pruning threads queried at once, and one thread's query ended the
+    override another's was reading (AttributeError: no attribute 'all_items')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from moto import mock_aws
+
+    from local_gateway.dynamodb import queries_by_key
+
+    queries_by_key()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="pairs",
+            KeySchema=[
+                {"AttributeName": "h", "KeyType": "HASH"},
+                {"AttributeName": "r", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in "hr"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for h in range(8):
+            for r in range(h + 1):
+                client.put_item(TableName="pairs", Item={"h": {"S": str(h)}, "r": {"S": str(r)}})
+
+        def count(h: int) -> int:
+            return int(
+                client.query(
+                    TableName="pairs",
+                    KeyConditionExpression="h = :h",
+                    ExpressionAttributeValues={":h": {"S": str(h % 8)}},
+                )["Count"]
+            )
+
+        with ThreadPoolExecutor(8) as pool:
+            counts = list(pool.map(count, range(800)))
+    assert counts == [h % 8 + 1 for h in range(800)]
