@@ -37,7 +37,8 @@ LEVELS: dict[str, float] = {
     "Queued": 5200, "Requeued": 25, "DeliveryRetries": 70, "ClientError": 55,
     "ExecutionError": 0, "IntegrationError": 2, "Throttles": 0, "Errors": 0.3,
     "missing_token": 12, "expired": 38, "invalid_token": 5, "origin": 3, "replayed": 1,
-    "misconfigured": 0, "HookErrors": 0, "HooksImportFailed": 0,
+    "misconfigured": 0, "hook": 4, "hook_failed": 0,
+    "HookErrors": 0, "HooksImportFailed": 0,
 }  # fmt: skip
 P99_MS = {"connect": 48, "disconnect": 31, "default": 64, "publish": 135, "fanout worker": 870}
 

@@ -60,8 +60,13 @@ def test_a_raising_hook_counts_hook_errors_and_the_invocation_answers(
 ) -> None:
     capsys.readouterr()
     assert handshake(make_token("carol", hooks="crash"), ctx=lambda_context)["statusCode"] == 500
-    assert hook_metrics(capsys.readouterr().out) == [
-        (telemetry.HOOK_ERRORS, {**MINE, "hook": "connect"}, 1)
+    assert counted(emf_documents(capsys.readouterr().out)) == [  # and no Connected
+        (telemetry.HOOK_ERRORS, {**MINE, "hook": "connect"}, 1),
+        (telemetry.REFUSED, {"service": "switchboard", "reason": "hook_failed"}, 1),
+    ]
+    assert handshake(make_token("carol", hooks="refuse"), ctx=lambda_context)["statusCode"] == 403
+    assert counted(emf_documents(capsys.readouterr().out)) == [  # a Reject is no hook error
+        (telemetry.REFUSED, {"service": "switchboard", "reason": "hook"}, 1),
     ]
     connect("A=", "alice")
     capsys.readouterr()
@@ -79,8 +84,11 @@ def test_a_module_that_fails_to_import_counts_the_container_and_the_refused_hand
     capsys.readouterr()
     for _ in range(2):
         assert handshake(make_token("carol"), ctx=lambda_context)["statusCode"] == 500
-    assert hook_metrics(capsys.readouterr().out) == [
+    refused = (telemetry.REFUSED, {"service": "switchboard", "reason": "hook_failed"}, 1)
+    assert counted(emf_documents(capsys.readouterr().out)) == [
         (telemetry.HOOKS_IMPORT_FAILED, MINE, 1),  # once per container
         (telemetry.HOOK_ERRORS, {**MINE, "hook": "connect"}, 1),
+        refused,
         (telemetry.HOOK_ERRORS, {**MINE, "hook": "connect"}, 1),
+        refused,
     ]

@@ -68,13 +68,16 @@ def record_batch(report: FanoutReport) -> None:
 
 
 def record_handshake(result: HandshakeResult) -> None:
-    """Count an accepted handshake, or a refused one under its reason.
+    """Count an accepted handshake, or a refused one under its reason (a 500 without
+    one, a bug logged with its traceback, is neither).
 
     A refusal is written at once as its own EMF document, so that its ``reason``
     dimension is not added to the other metrics of the invocation.
     """
-    if result.refusal is None:
+    if result.status == 200:
         metrics.add_metric(name=CONNECTED, unit=MetricUnit.Count, value=1)
+        return
+    if result.refusal is None:
         return
     with single_metric(
         name=REFUSED,
