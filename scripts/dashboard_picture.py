@@ -37,7 +37,8 @@ LEVELS: dict[str, float] = {
     "Queued": 5200, "Requeued": 25, "DeliveryRetries": 70, "ClientError": 55,
     "ExecutionError": 0, "IntegrationError": 2, "Throttles": 0, "Errors": 0.3,
     "missing_token": 12, "expired": 38, "invalid_token": 5, "origin": 3, "replayed": 1,
-    "misconfigured": 0,
+    "misconfigured": 0, "hook": 4, "hook_failed": 0,
+    "HookErrors": 0, "HooksImportFailed": 0,
 }  # fmt: skip
 P99_MS = {"connect": 48, "disconnect": 31, "default": 64, "publish": 135, "fanout worker": 870}
 
@@ -45,7 +46,10 @@ P99_MS = {"connect": 48, "disconnect": 31, "default": 64, "publish": 135, "fanou
 def sample_body() -> dict[str, Any]:
     """The dashboard body with made-up names in place of the stack's variables."""
     resources = read_yaml(ROOT / "template.yaml")["Resources"]
-    text = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    text, own = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for name, chosen in own.items():  # drawn with HooksModule: its alarm and widget too
+        _condition, with_hooks, _without = chosen["Fn::If"]
+        text = text.replace(f"${{{name}}}", with_hooks["Fn::Sub"])
     names = {
         "AWS::Region": "us-east-1",
         "AWS::Partition": "aws",

@@ -39,6 +39,7 @@ EXTRA_VARIANTS: dict[str, dict[str, str]] = {
     },
     # the app's hooks (docs/hooks.md): ctx.publish and ctx.send_to_user at every hook point
     "hooks": {"HooksModule": "app_hooks"},
+    "hooks-alarm-email": {"HooksModule": "app_hooks", "AlarmEmail": "ops@example.com"},
 }
 
 

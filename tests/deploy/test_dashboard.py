@@ -1,10 +1,11 @@
 """The CloudWatch dashboard and the error-rate alarm, as CloudFormation receives them.
 
 The dashboard's body is a ``Fn::Sub`` string: each variable must be one CloudFormation can
-resolve (a resource, a parameter, a pseudo parameter), and the text must be JSON once they
-are substituted. Every metric it draws is either one the handlers emit (read from the EMF
-documents :mod:`switchboard.telemetry` writes) or one AWS documents for its namespace
-(tests/aws_artefacts/cloudwatch_metrics.json, with its sources).
+resolve (a resource, a parameter, a pseudo parameter) or one of its own (the hooks' alarm
+and widget, a ``Fn::Sub`` of the stack's variables with ``HooksModule``, else empty), and
+the text must be JSON once they are substituted. Every metric it draws is either one the
+handlers emit (read from the EMF documents :mod:`switchboard.telemetry` writes) or one AWS
+documents for its namespace (tests/aws_artefacts/cloudwatch_metrics.json, with its sources).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 from collections.abc import Iterator
 from html import escape
@@ -34,8 +36,17 @@ PSEUDO = {
     "AWS::AccountId": sam.ACCOUNT,
     "AWS::Partition": "aws",
 }
-VARIANTS = list(sam.variants())
+VARIANTS_PARAMS = sam.variants()
+VARIANTS = list(VARIANTS_PARAMS)
 Metric = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, name, dimensions
+HOOKED = [v for v, params in VARIANTS_PARAMS.items() if params.get("HooksModule")]
+# the functions that run hooks, and the points each runs (docs/hooks.md)
+HOOK_FUNCTIONS = {
+    "ConnectFunction": {"connect"},
+    "DefaultFunction": {"subscribe", "publish", "rpc"},
+    "DisconnectFunction": {"disconnect"},
+}
+VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 def sample_value(template: dict[str, Any], variable: str, params: dict[str, Any]) -> str:
@@ -63,12 +74,21 @@ def dashboard(variant: str = "defaults") -> tuple[dict[str, Any], dict[str, str]
     value stands for."""
     template = sam.deployed(variant)
     [resource] = of_type(template, "AWS::CloudWatch::Dashboard").values()
-    text = resource["Properties"]["DashboardBody"]["Fn::Sub"]
-    assert isinstance(text, str), "the one-argument Fn::Sub: every variable is the stack's"
+    text, own = resource["Properties"]["DashboardBody"]["Fn::Sub"]
     params = sam.parameters(variant)
-    variables = set(re.findall(r"\$\{([^}!][^}]*)\}", text))
-    samples = {v: sample_value(template, v, params) for v in variables}
-    body = json.loads(re.sub(r"\$\{([^}!][^}]*)\}", lambda m: samples[m[1]], text))
+    samples: dict[str, str] = {}
+
+    def substituted(text: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            if match[1] in own:  # "" or a one-argument Fn::Sub: every variable the stack's
+                inner = own[match[1]]
+                return inner if isinstance(inner, str) else substituted(inner["Fn::Sub"])
+            samples[match[1]] = sample_value(template, match[1], params)
+            return samples[match[1]]
+
+        return VARIABLE.sub(value, text)
+
+    body = json.loads(substituted(text))
     return body, {value: variable for variable, value in samples.items()}
 
 
@@ -105,6 +125,14 @@ def emitted_metrics() -> set[Metric]:
             )
         telemetry.record_disconnect()
         telemetry.metrics.flush_metrics()
+        for function, points in HOOK_FUNCTIONS.items():  # as each function names itself
+            os.environ["AWS_LAMBDA_FUNCTION_NAME"] = f"{sam.STACK}-{function}-F1G2H3J4"
+            try:
+                for point in sorted(points):
+                    telemetry.record_hook_error(point)
+                telemetry.record_hooks_import_failed()
+            finally:
+                del os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     metrics: set[Metric] = set()
     for line in out.getvalue().splitlines():
         document = json.loads(line)
@@ -140,11 +168,16 @@ def test_the_helpers_emit_what_the_handlers_count() -> None:
         *((n, None) for n in ("DeliveryRetries", "Queued", "Requeued")),
         *((n, None) for n in ("Connected", "Disconnected")),
         *(("Refused", r.value) for r in Refusal),
+        ("HooksImportFailed", None),
+        ("HookErrors", None),
     }
+    hooks = {dict(dims)["hook"] for _, name, dims in emitted_metrics() if name == "HookErrors"}
+    assert hooks == set(telemetry.HOOK_POINTS)
 
 
-def test_every_switchboard_metric_is_one_the_code_emits() -> None:
-    body, _ = dashboard()
+@pytest.mark.parametrize("variant", ["defaults", *HOOKED])
+def test_every_switchboard_metric_is_one_the_code_emits(variant: str) -> None:
+    body, _ = dashboard(variant)
     emitted = emitted_metrics()
     ours = [parse_line(line)[0] for _, line in metric_lines(body)]
     ours = [m for m in ours if m[0] == telemetry.NAMESPACE]
@@ -238,10 +271,11 @@ def test_refusals_are_drawn_for_every_reason_and_fan_out_for_every_outcome() -> 
     assert fanout <= {name for _, name, _ in drawn}
 
 
-def test_the_alarm_widget_shows_the_stacks_alarms() -> None:
-    body, samples = dashboard()
+@pytest.mark.parametrize("variant", ["defaults", *HOOKED])
+def test_the_alarm_widget_shows_the_stacks_alarms(variant: str) -> None:
+    body, samples = dashboard(variant)
     [widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
-    alarms = of_type(sam.deployed(), "AWS::CloudWatch::Alarm")
+    alarms = of_type(sam.deployed(variant), "AWS::CloudWatch::Alarm")
     prefix = f"arn:aws:cloudwatch:{sam.REGION}:{sam.ACCOUNT}:alarm:"
     assert sorted(widget["properties"]["alarms"]) == sorted(
         prefix + sample for sample, variable in samples.items() if variable in alarms
@@ -278,13 +312,16 @@ def test_the_error_rate_is_every_functions_errors_over_its_invocations() -> None
         pytest.param("defaults", None, id="nobody"),
         pytest.param("alarm-email", [{"Ref": "AlarmTopic"}], id="email-topic"),
         pytest.param("alarm-topic", [{"Ref": "AlarmTopicArn"}], id="given-topic"),
+        pytest.param("hooks", None, id="hooks-nobody"),
+        pytest.param("hooks-alarm-email", [{"Ref": "AlarmTopic"}], id="hooks-email-topic"),
     ],
 )
 def test_every_alarm_notifies_what_the_dead_letter_alarm_does(
     variant: str, actions: list[Any] | None
 ) -> None:
     alarms = of_type(sam.deployed(variant), "AWS::CloudWatch::Alarm")
-    assert set(alarms) == {"FanoutDeadLetterAlarm", "HandlerErrorRateAlarm"}
+    hooks = {"HookErrorAlarm"} if variant in HOOKED else set()
+    assert set(alarms) == {"FanoutDeadLetterAlarm", "HandlerErrorRateAlarm", *hooks}
     for alarm in alarms.values():
         assert alarm["Properties"].get("AlarmActions") == actions
 
@@ -297,9 +334,79 @@ def test_the_picture_in_the_docs_is_drawn_from_the_templates_dashboard() -> None
 
     body = dashboard_picture.sample_body()
     titles = [w["properties"]["title"] for w in body["widgets"]]
-    assert titles == [w["properties"]["title"] for w in dashboard()[0]["widgets"]]
+    assert titles == [w["properties"]["title"] for w in dashboard("hooks")[0]["widgets"]]
     picture = dashboard_picture.OUT.read_text()
     assert picture == dashboard_picture.render(body), "run make dashboard-picture"
     for title in titles:
         assert f">{escape(title)}</text>" in picture
     assert "](dashboard.svg)" in (ROOT / "docs" / "operations.md").read_text()
+
+
+# ---------------------------------------------------------------- the hooks' alarm
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_hook_alarm_and_widget_come_only_with_hooks_module(variant: str) -> None:
+    alarms = of_type(sam.deployed(variant), "AWS::CloudWatch::Alarm")
+    hooked = bool(sam.parameters(variant)["HooksModule"])
+    assert ("HookErrorAlarm" in alarms) is hooked
+    titles = [w["properties"].get("title") for w in dashboard(variant)[0]["widgets"]]
+    assert ("Hook failures (HooksModule)" in titles) is hooked
+
+
+def alarm_metrics(variant: str) -> dict[str, dict[str, Any]]:
+    """The hook alarm's metric queries by id."""
+    alarm = sam.deployed(variant)["Resources"]["HookErrorAlarm"]["Properties"]
+    return {q["Id"]: q for q in alarm["Metrics"]}
+
+
+def as_emitted(metric: dict[str, Any]) -> Metric:
+    """A ``MetricStat``'s metric as the code names it (a function by its sample name)."""
+    dimensions = frozenset(
+        (
+            d["Name"],
+            f"{sam.STACK}-{d['Value']['Ref']}-F1G2H3J4" if "Ref" in d["Value"] else d["Value"],
+        )
+        for d in metric["Dimensions"]
+    )
+    return metric["Namespace"], metric["MetricName"], dimensions
+
+
+@pytest.mark.parametrize("variant", HOOKED)
+def test_the_hook_alarm_counts_every_hook_failure_this_stacks_functions_emit(variant: str) -> None:
+    queries = alarm_metrics(variant)
+    [returned] = [q for q in queries.values() if q["ReturnData"]]
+    ids = re.fullmatch(r"SUM\(\[(.*)\]\)", returned["Expression"])[1].split(", ")
+    assert sorted(ids) == sorted(i for i, q in queries.items() if not q["ReturnData"])
+    stats = [queries[i]["MetricStat"] for i in ids]
+    assert {(s["Period"], s["Stat"]) for s in stats} == {(300, "Sum")}
+    emitted = {
+        m
+        for m in emitted_metrics()
+        if m[1] in (telemetry.HOOK_ERRORS, telemetry.HOOKS_IMPORT_FAILED)
+    }
+    assert {as_emitted(s["Metric"]) for s in stats} == emitted  # every one, and no other
+    assert len(stats) == len(emitted)
+    for stat in stats:
+        dimensions = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+        assert dimensions["service"] == telemetry.metrics.service
+        assert dimensions[telemetry.FUNCTION_DIMENSION]["Ref"] in HOOK_FUNCTIONS
+    alarm = sam.deployed(variant)["Resources"]["HookErrorAlarm"]["Properties"]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("variant", HOOKED)
+def test_the_hook_widget_draws_what_the_hook_alarm_counts(variant: str) -> None:
+    body, _ = dashboard(variant)
+    [widget] = [w for w in body["widgets"] if w["properties"].get("title", "").startswith("Hook")]
+    drawn = {parse_line(line)[0] for line in widget["properties"]["metrics"]}
+    counted = {
+        as_emitted(q["MetricStat"]["Metric"])
+        for q in alarm_metrics(variant).values()
+        if "MetricStat" in q
+    }
+    assert drawn == counted
+    assert widget["properties"]["stat"] == "Sum"
+    assert widget["y"] >= max(w["y"] + w["height"] for w in body["widgets"] if w is not widget)

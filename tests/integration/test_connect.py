@@ -382,3 +382,16 @@ def test_a_replayed_token_counts_refused_as_replayed(
         ("Connected", {"service": "switchboard"}, 1),
         ("Refused", {"service": "switchboard", "reason": "replayed"}, 1),
     ]
+
+
+def test_a_handshake_that_failed_counts_neither_connected_nor_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from switchboard import telemetry
+    from switchboard.lifecycle import HandshakeResult
+
+    capsys.readouterr()
+    telemetry.record_handshake(HandshakeResult(status=500, headers={}, reason="bug"))
+    with pytest.warns(UserWarning, match="No application metrics"):
+        telemetry.metrics.flush_metrics()
+    assert counted(emf_documents(capsys.readouterr().out)) == []

@@ -39,6 +39,8 @@ class Refusal(StrEnum):
     ORIGIN = "origin"
     REPLAYED = "replayed"
     MISCONFIGURED = "misconfigured"
+    HOOK = "hook"  # on_connect refused with Reject (its status)
+    HOOK_FAILED = "hook_failed"  # on_connect failed: 500 (counted in HookErrors too)
 
 
 class SwitchboardError(Exception):

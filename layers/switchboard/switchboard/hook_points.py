@@ -13,6 +13,10 @@ turns the hook's outcome into Switchboard's answers:
   point) is logged once with its traceback, and then every hook point fails as a hook's bug
   does (``internal``; 500 at ``$connect``; ``on_disconnect`` skipped): no rule of the app is
   bypassed, and frames that run no hook (``ping``, ``history``...) are still answered.
+
+Every failure goes through :meth:`HookPoints._fail`: logged, and counted in the
+``HookErrors`` metric under its point (:func:`switchboard.telemetry.record_hook_error`),
+since the invocation succeeds and Lambda's ``Errors`` never sees it.
 """
 
 from __future__ import annotations
@@ -50,18 +54,19 @@ class HookFailedError(ProtocolError):
     code = "internal"
 
 
-def _failed() -> HookFailedError:
-    return HookFailedError("internal error; try again")
-
-
-def checked_json(value: Any, what: str) -> Any:
-    """``value`` if it is strict JSON within the nesting limit, else the hook's bug."""
+def is_strict_json(value: Any, what: str) -> bool:
+    """Whether ``value`` is strict JSON within the nesting limit."""
     try:
         protocol.parse_json(protocol.encode(value), what)
     except (TypeError, ValueError, BadRequestError):
-        logger.error("hook returned a value that is not strict JSON", extra={"what": what})
-        raise _failed() from None
-    return value
+        return False
+    return True
+
+
+def metric_point(point: str) -> str:
+    """The ``hook`` dimension of a point: ``on_connect`` -> ``connect``, any
+    ``rpc:<method>`` -> ``rpc`` (a method's name is the app's, and unbounded)."""
+    return point.removeprefix("on_").partition(":")[0]
 
 
 def import_hooks(module_name: str) -> Hooks:
@@ -94,16 +99,25 @@ class HookPoints:
             return cls(import_hooks(module_name), module_name)
         except Exception:
             logger.exception("hooks module failed to import", extra={"hooks_module": module_name})
+            from switchboard import telemetry
+
+            telemetry.record_hooks_import_failed()
             return cls(Hooks(), module_name, broken=True)
+
+    def _fail(self, point: str, message: str, *, traceback: bool = False) -> HookFailedError:
+        """The one place a hook's failure becomes :exc:`HookFailedError`: logged (with the
+        traceback being handled when ``traceback``) and counted under its point."""
+        from switchboard import telemetry  # only on a failure: no cost on the way through
+
+        log = logger.exception if traceback else logger.error
+        log(message, extra={"hook": point, "hooks_module": self.module_name})
+        telemetry.record_hook_error(metric_point(point))
+        return HookFailedError("internal error; try again")
 
     def _check(self, point: str) -> None:
         """Fail ``point`` as a hook's bug when the module failed to import."""
         if self.broken:
-            logger.error(
-                "hook not run: the hooks module failed to import",
-                extra={"hook": point, "hooks_module": self.module_name},
-            )
-            raise _failed()
+            raise self._fail(point, "hook not run: the hooks module failed to import")
 
     def _run(self, point: str, function: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -111,8 +125,13 @@ class HookPoints:
         except Reject:
             raise
         except Exception:
-            logger.exception("hook failed", extra={"hook": point, "hooks_module": self.module_name})
-            raise _failed() from None
+            raise self._fail(point, "hook failed", traceback=True) from None
+
+    def _checked(self, point: str, value: Any, what: str) -> Any:
+        """``value`` if it is strict JSON within the nesting limit, else the hook's bug."""
+        if not is_strict_json(value, what):
+            raise self._fail(point, f"hook returned a value that is not strict JSON ({what})")
+        return value
 
     def connect(self, ctx: Context) -> str | None:
         """``on_connect``: the metadata to keep with the connection, as JSON (or ``None``)."""
@@ -123,12 +142,10 @@ class HookPoints:
         if meta is None:
             return None
         if not isinstance(meta, dict):
-            logger.error("on_connect returned neither a dict nor None")
-            raise _failed()
-        encoded = protocol.encode(checked_json(meta, "on_connect metadata"))
+            raise self._fail("on_connect", "on_connect returned neither a dict nor None")
+        encoded = protocol.encode(self._checked("on_connect", meta, "on_connect metadata"))
         if len(encoded) > META_MAX_BYTES:
-            logger.error("on_connect metadata over %d bytes", META_MAX_BYTES)
-            raise _failed()
+            raise self._fail("on_connect", f"on_connect metadata over {META_MAX_BYTES} bytes")
         return encoded.decode()
 
     def subscribe(self, ctx: Context, channel: str) -> None:
@@ -143,7 +160,7 @@ class HookPoints:
         if self.hooks.on_publish is None:
             return data
         published = self._run("on_publish", self.hooks.on_publish, ctx, channel, data)
-        checked_json(published, "on_publish result")
+        self._checked("on_publish", published, "on_publish result")
         protocol.check_message_size(channel, published, ctx.user_id)
         return published
 
@@ -167,10 +184,7 @@ class HookPoints:
         """Forget a closed connection, then run ``on_disconnect`` for it (best effort:
         the record is read first only when the hook is registered)."""
         if self.broken:
-            logger.error(
-                "on_disconnect not run: the hooks module failed to import",
-                extra={"hooks_module": self.module_name},
-            )
+            self._fail("on_disconnect", "on_disconnect not run: the hooks module failed to import")
         record = realtime.store.get_connection(connection_id) if self.wants_disconnect else None
         deleted = realtime.forget(connection_id)
         if record is not None:
@@ -184,7 +198,8 @@ class HookPoints:
         function = self.hooks.methods.get(method)
         if function is None:
             raise UnknownMethodError(f"no rpc method '{method}'")
-        return checked_json(self._run(f"rpc:{method}", function, ctx, params), "rpc result")
+        point = f"rpc:{method}"
+        return self._checked(point, self._run(point, function, ctx, params), "rpc result")
 
 
 def on_connect(

@@ -157,9 +157,11 @@ class Connector:
                 record = on_connect(self.hooks, record, claims or {}, self._realtime(handshake))
             except Reject as exc:
                 logger.info("handshake refused by on_connect", extra={"status": exc.status})
-                return HandshakeResult(status=exc.status, headers={}, reason=exc.message)
-            except HookFailedError:  # logged with its traceback
-                return _FAILED
+                return HandshakeResult(
+                    status=exc.status, headers={}, reason=exc.message, refusal=Refusal.HOOK
+                )
+            except HookFailedError:  # logged with its traceback, counted in HookErrors
+                return replace(_FAILED, refusal=Refusal.HOOK_FAILED)
         self.store.put_connection(record)
         for channel in identity.subscribe:  # the token's server-side subscriptions
             self.store.subscribe(record, channel)

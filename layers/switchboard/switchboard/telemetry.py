@@ -3,12 +3,15 @@
 Every metric the handlers emit is named here, once: the template's dashboard shows them
 by these names (tests/deploy/test_dashboard.py reads them from this module's output).
 Each carries the ``service`` dimension Powertools adds from ``POWERTOOLS_SERVICE_NAME``;
-``Refused`` also carries ``reason`` (a :class:`~switchboard.errors.Refusal` value).
+``Refused`` also carries ``reason`` (a :class:`~switchboard.errors.Refusal` value). The
+hooks' metrics carry ``FunctionName`` (the function's own, so that one stack's alarm counts
+only its own functions) and ``HookErrors`` also ``hook`` (one of :data:`HOOK_POINTS`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Metrics, single_metric
@@ -34,6 +37,13 @@ DELIVERY_RETRIES = "DeliveryRetries"
 QUEUED = "Queued"  # recipients a publish handed to the fan-out queue
 REQUEUED = "Requeued"  # recipients the fan-out worker put back on the queue
 REASON_DIMENSION = "reason"
+# docs/hooks.md: a hook that raised, returned what it may not, or could not run because the
+# hooks module failed to import; one per failure, under its point
+HOOK_ERRORS = "HookErrors"
+HOOKS_IMPORT_FAILED = "HooksImportFailed"  # one per container whose hooks module failed
+HOOK_DIMENSION = "hook"
+FUNCTION_DIMENSION = "FunctionName"  # AWS_LAMBDA_FUNCTION_NAME, as Lambda sets it
+HOOK_POINTS = ("connect", "subscribe", "publish", "rpc", "disconnect")
 
 
 def _record_delivery(report: FanoutReport) -> None:
@@ -58,13 +68,16 @@ def record_batch(report: FanoutReport) -> None:
 
 
 def record_handshake(result: HandshakeResult) -> None:
-    """Count an accepted handshake, or a refused one under its reason.
+    """Count an accepted handshake, or a refused one under its reason (a 500 without
+    one, a bug logged with its traceback, is neither).
 
     A refusal is written at once as its own EMF document, so that its ``reason``
     dimension is not added to the other metrics of the invocation.
     """
-    if result.refusal is None:
+    if result.status == 200:
         metrics.add_metric(name=CONNECTED, unit=MetricUnit.Count, value=1)
+        return
+    if result.refusal is None:
         return
     with single_metric(
         name=REFUSED,
@@ -79,3 +92,37 @@ def record_handshake(result: HandshakeResult) -> None:
 def record_disconnect() -> None:
     """Count a ``$disconnect``."""
     metrics.add_metric(name=DISCONNECTED, unit=MetricUnit.Count, value=1)
+
+
+def _function_dimensions() -> dict[str, str]:
+    """The default dimensions and the function's name (left out where no Lambda runs)."""
+    name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    return {**metrics.default_dimensions, **({FUNCTION_DIMENSION: name} if name else {})}
+
+
+def record_hook_error(point: str) -> None:
+    """Count a hook's failure at ``point`` (one of :data:`HOOK_POINTS`), written at once as
+    its own EMF document: a failing hook answers, so the invocation succeeds and Lambda's
+    ``Errors`` never sees it."""
+    if point not in HOOK_POINTS:
+        raise ValueError(f"not a hook point: {point!r}")
+    with single_metric(
+        name=HOOK_ERRORS,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions=_function_dimensions(),
+    ) as metric:
+        metric.add_dimension(name=HOOK_DIMENSION, value=point)
+
+
+def record_hooks_import_failed() -> None:
+    """Count a container whose hooks module failed to import (once: it keeps the failure)."""
+    with single_metric(
+        name=HOOKS_IMPORT_FAILED,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions=_function_dimensions(),
+    ):
+        pass
