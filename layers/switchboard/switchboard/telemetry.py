@@ -12,15 +12,27 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from switchboard.fanout import FanoutReport
 
-if TYPE_CHECKING:  # the publish and fan-out functions need not import the handshake
-    from switchboard.lifecycle import HandshakeResult
+if TYPE_CHECKING:
+    from switchboard.errors import Refusal
+
+
+class Handshake(Protocol):
+    """What the count of a ``$connect`` reads (``lifecycle.HandshakeResult``; named by its
+    attributes, so that telemetry, which the hooks count through, imports no handshake)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def refusal(self) -> Refusal | None: ...
+
 
 NAMESPACE = "Switchboard"
 metrics = Metrics(namespace=NAMESPACE)
@@ -67,7 +79,7 @@ def record_batch(report: FanoutReport) -> None:
     metrics.add_metric(name=REQUEUED, unit=MetricUnit.Count, value=report.queued)
 
 
-def record_handshake(result: HandshakeResult) -> None:
+def record_handshake(result: Handshake) -> None:
     """Count an accepted handshake, or a refused one under its reason (a 500 without
     one, a bug logged with its traceback, is neither).
 
