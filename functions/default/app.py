@@ -19,8 +19,9 @@ def lambda_handler(event: WebSocketEvent, box: Container) -> dict[str, Any]:
     handler = box.message_handler(box.endpoint_for(request.api_id, request.stage))
     reply = handler.handle(
         request.connection_id,
-        event.decoded_body,
+        event.body,  # decoded by the handler: a frame that is not base64 or UTF-8 is answered
         identified=lambda user_id: logger.append_keys(user_id=user_id),
+        base64_encoded=event.is_base64_encoded,
     )
     reply = reply or {"type": None}  # a publish with "ack": false gets no reply
     logger.info("frame", extra={"reply": reply.get("type"), "code": reply.get("code")})

@@ -339,3 +339,35 @@ def test_default_still_answers_when_the_reply_id_is_hostile(me: ManagementApiFak
     event["body"] = '{"action":"nope","id":"\\ud800"}'
     assert default_app.lambda_handler(event, CONTEXT) == {"statusCode": 200}
     assert reply(me)["code"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            base64.b64encode(b'{"action":"ping","id":"\xff"}').decode(),
+            "not UTF-8 text",
+            id="not-utf8",
+        ),
+        pytest.param("e30", "not valid base64", id="not-base64"),
+        pytest.param(base64.b64encode(b'{"action":"ping","id":"b"}').decode(), None, id="utf8"),
+    ],
+)
+def test_a_base64_frame_is_decoded_or_refused_as_a_bad_request(
+    me: ManagementApiFake, caplog: pytest.LogCaptureFixture, body: str, message: str | None
+) -> None:
+    """API Gateway passes text frames only (binary closes with 1003), so ``isBase64Encoded``
+    comes only from a direct invocation; still a frame, answered as one, never a traceback."""
+    event = load_event("default_ping")
+    event["requestContext"]["connectionId"] = ME
+    event["body"], event["isBase64Encoded"] = body, True
+    caplog.clear()
+    assert default_app.lambda_handler(event, CONTEXT) == {"statusCode": 200}
+    answer = reply(me)
+    if message is None:
+        assert answer == {"type": "pong", "id": "b", "connectionId": ME}
+    else:
+        assert (answer["type"], answer["code"]) == ("error", "bad_request")
+        assert message in answer["message"]
+        assert "id" not in answer
+    assert logged_tracebacks(caplog) == 0

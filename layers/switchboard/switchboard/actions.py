@@ -255,13 +255,16 @@ class MessageHandler:
         connection_id: str,
         body: str | None,
         identified: Callable[[str], object] | None = None,
+        *,
+        base64_encoded: bool = False,
     ) -> dict[str, Any] | None:
         """Answer one frame; returns the reply it posted back (``None``: none was asked).
 
         ``identified`` is told the connection's user id once it is known (the handler
-        adds it to its log lines).
+        adds it to its log lines). ``base64_encoded``: the event's ``isBase64Encoded``
+        (a frame that is not base64, or not UTF-8 once decoded, is a ``bad_request``).
         """
-        reply = self._answer(connection_id, body, identified)
+        reply = self._answer(connection_id, body, identified, base64_encoded)
         if reply is None:
             return None
         try:
@@ -291,11 +294,18 @@ class MessageHandler:
         return connection
 
     def _answer(
-        self, connection_id: str, body: str | None, identified: Callable[[str], object] | None
+        self,
+        connection_id: str,
+        body: str | None,
+        identified: Callable[[str], object] | None,
+        base64_encoded: bool,
     ) -> dict[str, Any] | None:
         frame_id: str | None = None
+        text: str | bytes | None = body
         try:
-            frame = protocol.parse_frame(body)
+            if base64_encoded and body:
+                text = protocol.frame_bytes(body)
+            frame = protocol.parse_frame(text)
             frame_id = frame.id
             route = router.resolve(frame.action)
             now_ms = int(self.clock() * 1000)
@@ -319,8 +329,8 @@ class MessageHandler:
             answer = translate(exc)
             if answer.message is None:
                 logger.exception("action failed")
-                return _internal(frame_id or protocol.peek_id(body))
-            return protocol.error(frame_id or protocol.peek_id(body), answer.code, answer.message)
+                return _internal(frame_id or protocol.peek_id(text))
+            return protocol.error(frame_id or protocol.peek_id(text), answer.code, answer.message)
 
     def _reply(self, connection_id: str, payload: bytes) -> None:
         try:

@@ -77,7 +77,11 @@ def default_idempotent_runner(settings: Settings) -> IdempotentRunner:
 
 def default_occupancy(settings: Settings, states_table: str) -> Occupancy:
     """The channel states on DynamoDB, through the container's one DynamoDB client (the
-    store's: ``dynamodb_tables.shared_client``, standard retries, 3 attempts in all)."""
+    store's: ``dynamodb_tables.shared_client``, so the tables, region and endpoint the
+    :class:`~switchboard.store.Store` bound, not ``settings``'). That client is pynamodb's:
+    standard retries with 4 attempts in all (pynamodb's ``max_retry_attempts`` 3, plus the
+    first), timeouts of 15 s to connect and 30 s to read, botocore's parameter validation
+    off."""
     from switchboard.dynamodb_tables import shared_client
     from switchboard.occupancy import DynamoDBOccupancy
 

@@ -8,6 +8,7 @@ DESIGN.md, "Frames").
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import sys
@@ -131,15 +132,16 @@ def encode(frame: Any) -> bytes:
     return _ENCODER.encode(frame).encode()
 
 
-def peek_id(body: str | None) -> str | None:
+def peek_id(body: str | bytes | None) -> str | None:
     """Best-effort ``id`` of a frame that failed to parse, so its error can carry it.
 
     The rest of the frame may break any rule (NaN, nesting); the ``id`` itself must be
     one that :func:`parse_frame` accepts and the reply can carry, else it is dropped.
     """
     try:
-        value = _LENIENT.decode(body or "")
-    except (ValueError, RecursionError):
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        value = _LENIENT.decode(text or "")
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     frame_id = value.get("id") if isinstance(value, dict) else None
     if not isinstance(frame_id, str) or len(frame_id) > MAX_ID_LENGTH:
@@ -151,9 +153,20 @@ def peek_id(body: str | None) -> str | None:
     return frame_id
 
 
-def parse_frame(body: str | None) -> Frame:
-    """Parse one client frame or raise ``bad_request`` saying what is wrong."""
-    if body is None or body == "":
+def frame_bytes(body: str) -> bytes:
+    """A frame flagged ``isBase64Encoded``, decoded (``bad_request`` if it is not base64).
+    API Gateway passes text frames only (a binary one closes the socket with 1003), so only
+    a direct invocation sends one; it is still answered as a frame, never a traceback."""
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:  # binascii.Error, or text that is not ASCII
+        raise BadRequestError("the frame is not valid base64") from None
+
+
+def parse_frame(body: str | bytes | None) -> Frame:
+    """Parse one client frame (text, or bytes: UTF-8 text) or raise ``bad_request``
+    saying what is wrong."""
+    if not body:
         raise BadRequestError("empty frame: send a JSON object with an 'action'")
     value = parse_json(body)
     if not isinstance(value, dict):

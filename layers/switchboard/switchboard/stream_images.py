@@ -2,9 +2,12 @@
 
 Answers what boto3's ``TypeDeserializer`` answers (``N`` a :class:`~decimal.Decimal` in
 DynamoDB's context, ``SS``/``NS`` sets, ``L`` lists, ``M`` dicts, ``NULL`` None), held to it
-by ``tests/unit/switchboard/test_stream_images.py``, with one difference: ``B`` and ``BS``
+by ``tests/unit/switchboard/test_stream_images.py``, with two differences: ``B`` and ``BS``
 are base64 text in the JSON Lambda passes, which this decodes to bytes (boto3's expects
-bytes already and refuses them). Why not boto3's: importing ``boto3.dynamodb.types``
+bytes already and refuses them); and what boto3 lets through that DynamoDB never writes is
+refused (:exc:`MalformedImageError`), not passed on: a number that is not one (boto3 reads
+``"abc"`` as ``NaN``), ``NaN`` or ``Infinity``, an ``S``, ``BOOL`` or ``SS`` member of
+another type. Why not boto3's: importing ``boto3.dynamodb.types``
 imports boto3 (s3transfer, its resources and docs), about a tenth of the events function's
 cold start (B3, docs/benchmarks.md), for a dozen lines.
 """
@@ -37,9 +40,12 @@ def _number(text: Any) -> decimal.Decimal:
     if not isinstance(text, str):
         raise MalformedImageError(f"a number is not a string: {text!r}")
     try:
-        return DYNAMODB_CONTEXT.create_decimal(text)
+        number = DYNAMODB_CONTEXT.create_decimal(text)
     except decimal.DecimalException:
         raise MalformedImageError(f"not a DynamoDB number: {text!r}") from None
+    if not number.is_finite():  # "abc" is NaN in this context (not trapped): DynamoDB has none
+        raise MalformedImageError(f"not a DynamoDB number: {text!r}")
+    return number
 
 
 def _binary(text: Any) -> bytes:
@@ -55,14 +61,22 @@ def _items(value: Any, kind: type) -> Any:
     return value
 
 
+def _strings(value: Any) -> list[str]:
+    if not all(isinstance(item, str) for item in _items(value, list)):
+        raise MalformedImageError(f"a string set holds what is not a string: {value!r}")
+    return list(value)
+
+
 def deserialize(attribute: Any) -> Any:
     """One attribute value: ``{"S": "a"}`` -> ``"a"``, ``{"N": "1"}`` -> ``Decimal(1)``..."""
     if not isinstance(attribute, Mapping) or not attribute:
         raise MalformedImageError("an attribute value is not a one-key map")
     kind, value = next(iter(attribute.items()))
     match str(kind).upper():
-        case "S" | "BOOL":
-            return value
+        case "S":
+            return _items(value, str)
+        case "BOOL":
+            return _items(value, bool)
         case "NULL":
             return None
         case "N":
@@ -70,7 +84,7 @@ def deserialize(attribute: Any) -> Any:
         case "B":
             return _binary(value)
         case "SS":
-            return set(_items(value, list))
+            return set(_strings(value))
         case "NS":
             return {_number(v) for v in _items(value, list)}
         case "BS":

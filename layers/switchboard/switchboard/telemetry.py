@@ -91,14 +91,7 @@ def record_handshake(result: Handshake) -> None:
         return
     if result.refusal is None:
         return
-    with single_metric(
-        name=REFUSED,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name=REASON_DIMENSION, value=result.refusal.value)
+    _count_alone(REFUSED, {REASON_DIMENSION: result.refusal.value})
 
 
 def record_disconnect() -> None:
@@ -106,10 +99,24 @@ def record_disconnect() -> None:
     metrics.add_metric(name=DISCONNECTED, unit=MetricUnit.Count, value=1)
 
 
-def _function_dimensions() -> dict[str, str]:
-    """The default dimensions and the function's name (left out where no Lambda runs)."""
+def _count_alone(name: str, dimensions: dict[str, str]) -> None:
+    """Count one ``name``, written at once as its own EMF document with the default
+    dimensions and ``dimensions`` (which are then not added to the invocation's others)."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        for key, value in dimensions.items():
+            metric.add_dimension(name=key, value=value)
+
+
+def _function_dimension() -> dict[str, str]:
+    """The function's name (left out where no Lambda runs)."""
     name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-    return {**metrics.default_dimensions, **({FUNCTION_DIMENSION: name} if name else {})}
+    return {FUNCTION_DIMENSION: name} if name else {}
 
 
 def record_hook_error(point: str) -> None:
@@ -118,23 +125,9 @@ def record_hook_error(point: str) -> None:
     ``Errors`` never sees it."""
     if point not in HOOK_POINTS:
         raise ValueError(f"not a hook point: {point!r}")
-    with single_metric(
-        name=HOOK_ERRORS,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions=_function_dimensions(),
-    ) as metric:
-        metric.add_dimension(name=HOOK_DIMENSION, value=point)
+    _count_alone(HOOK_ERRORS, {**_function_dimension(), HOOK_DIMENSION: point})
 
 
 def record_hooks_import_failed() -> None:
     """Count a container whose hooks module failed to import (once: it keeps the failure)."""
-    with single_metric(
-        name=HOOKS_IMPORT_FAILED,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions=_function_dimensions(),
-    ):
-        pass
+    _count_alone(HOOKS_IMPORT_FAILED, _function_dimension())

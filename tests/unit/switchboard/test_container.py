@@ -113,3 +113,42 @@ def test_the_event_objects_need_their_settings() -> None:
     ):
         box.occupancy()
     assert box._made == {}
+
+
+@pytest.fixture
+def models_rebound() -> Iterator[None]:
+    """The models' binding (table, region, endpoint, connection) as it was before."""
+    from switchboard.dynamodb_tables import MODELS
+
+    meta = ("table_name", "region", "host")
+    saved = [
+        (m, {k: getattr(m.Meta, k, None) for k in meta}, m.__dict__.get("_connection"))
+        for m in MODELS
+    ]
+    yield
+    for model, values, connection in saved:
+        for key, value in values.items():
+            setattr(model.Meta, key, value)
+        model._connection = connection
+
+
+@pytest.mark.usefixtures("models_rebound")
+def test_the_channel_states_share_the_stores_client_and_the_bus_retries_three_times() -> None:
+    """As default_occupancy and default_event_bus say: the channel states call DynamoDB
+    through the store's one (pynamodb) client, 4 attempts in all; the bus's client is a
+    botocore one of its own, 3 attempts in all. No call is made."""
+    from switchboard import dynamodb_tables
+    from switchboard.config import Settings
+    from switchboard.store import Store
+
+    settings = Settings(region="eu-west-1", dynamodb_endpoint="http://127.0.0.1:9")
+    Store(settings)  # binds the models and shares one connection, as from_settings does
+    occupancy = container.default_occupancy(settings, "states")
+    client = occupancy.client  # type: ignore[attr-defined]
+    assert client is dynamodb_tables.shared_client()
+    assert client.meta.region_name == "eu-west-1"
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.config.retries == {"total_max_attempts": 4, "mode": "standard"}
+    bus = container.default_event_bus(settings, "bus")
+    assert bus.client.meta.config.retries == {"total_max_attempts": 3, "mode": "standard"}  # type: ignore[attr-defined]
+    assert bus.client.meta.service_model.service_name == "events"  # type: ignore[attr-defined]

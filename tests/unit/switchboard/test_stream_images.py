@@ -75,6 +75,27 @@ def test_what_is_not_dynamodb_json_is_malformed(attribute: Any) -> None:
         image({"a": attribute})
 
 
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        {"N": "abc"},
+        {"N": "NaN"},
+        {"N": "-Infinity"},
+        {"NS": ["1", "sNaN"]},
+        {"S": 1},
+        {"BOOL": "true"},
+        {"SS": ["a", 1]},
+        {"SS": [["a"]]},
+        {"M": {"a": {"SS": [{"b": 1}]}}},
+    ],
+)
+def test_what_boto3_lets_through_but_dynamodb_never_writes_is_malformed(attribute: Any) -> None:
+    """boto3 reads "abc" as NaN and passes any S, BOOL or SS member on (or fails with a
+    TypeError of ``set``); here each is a MalformedImageError, as any other bad value."""
+    with pytest.raises(MalformedImageError):
+        deserialize(attribute)
+
+
 def test_binary_values_are_the_base64_text_lambda_passes_decoded() -> None:
     encoded = base64.b64encode(b"\x00\xff").decode()
     assert image({"b": {"B": encoded}, "bs": {"BS": [encoded]}}) == {
