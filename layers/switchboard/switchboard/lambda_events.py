@@ -16,9 +16,7 @@ nothing.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping
-from functools import cached_property
 from typing import Any, TypeVar
 
 __all__ = [
@@ -54,22 +52,10 @@ class CaseInsensitiveDict(dict[str, V]):
 class _View:
     """One event (or part of one) as Lambda passed it; ``raw`` is that dict."""
 
-    __slots__ = ("__dict__", "raw")
+    __slots__ = ("raw",)
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
-
-    def __getitem__(self, key: str) -> Any:
-        return self.raw[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.raw.get(key, default)
-
-
-def _decode(body: str | None, base64_encoded: bool | None) -> str | None:
-    if base64_encoded and body:
-        return base64.b64decode(body.encode()).decode()
-    return body
 
 
 class WebSocketIdentity(_View):
@@ -128,7 +114,19 @@ class WebSocketRequestContext(_View):
         return WebSocketIdentity(self.raw["identity"])
 
 
-class WebSocketEvent(_View):
+class _ProxyEvent(_View):
+    """What API Gateway's two proxy events share: the body as sent, and the headers."""
+
+    @property
+    def body(self) -> str | None:
+        return self.raw.get("body")
+
+    @property
+    def headers(self) -> CaseInsensitiveDict[str]:
+        return CaseInsensitiveDict(self.raw.get("headers"))
+
+
+class WebSocketEvent(_ProxyEvent):
     """A WebSocket API event (``$connect``, a message route, ``$disconnect``)."""
 
     @property
@@ -140,18 +138,6 @@ class WebSocketEvent(_View):
         return bool(self.raw["isBase64Encoded"])
 
     @property
-    def body(self) -> str | None:
-        return self.raw.get("body")
-
-    @cached_property
-    def decoded_body(self) -> str | None:
-        return _decode(self.body, self.is_base64_encoded)
-
-    @property
-    def headers(self) -> CaseInsensitiveDict[str]:
-        return CaseInsensitiveDict(self.raw.get("headers"))
-
-    @property
     def query_string_parameters(self) -> CaseInsensitiveDict[str]:
         return CaseInsensitiveDict(self.raw.get("queryStringParameters"))
 
@@ -160,16 +146,12 @@ class WebSocketEvent(_View):
         return CaseInsensitiveDict(self.raw.get("multiValueQueryStringParameters"))
 
 
-class HttpApiEvent(_View):
+class HttpApiEvent(_ProxyEvent):
     """An HTTP API event, payload format 2.0."""
 
     @property
     def route_key(self) -> str:
         return str(self.raw["routeKey"])
-
-    @property
-    def headers(self) -> CaseInsensitiveDict[str]:
-        return CaseInsensitiveDict(self.raw.get("headers"))
 
     @property
     def query_string_parameters(self) -> dict[str, str]:
@@ -182,14 +164,6 @@ class HttpApiEvent(_View):
     @property
     def is_base64_encoded(self) -> bool | None:
         return self.raw.get("isBase64Encoded")
-
-    @property
-    def body(self) -> str | None:
-        return self.raw.get("body")
-
-    @cached_property
-    def decoded_body(self) -> str | None:
-        return _decode(self.body, self.is_base64_encoded)
 
 
 class SqsRecord(_View):
