@@ -22,9 +22,12 @@ def queue_arn(name: str) -> str:
     return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
 
 
-def client(service: str, endpoint: str) -> Any:
-    """A boto3 client of ``service`` at a local ``endpoint`` (which takes any key)."""
+def client(service: str, endpoint: str, *, attempts: int | None = None) -> Any:
+    """A boto3 client of ``service`` at a local ``endpoint`` (which takes any key);
+    ``attempts``: standard retries with that many attempts in all (botocore's default
+    otherwise)."""
     import boto3
+    from botocore.config import Config
 
     return boto3.client(
         service,
@@ -32,4 +35,7 @@ def client(service: str, endpoint: str) -> Any:
         region_name=REGION,
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - a local endpoint takes any key
+        config=None
+        if attempts is None
+        else Config(retries={"mode": "standard", "total_max_attempts": attempts}),
     )

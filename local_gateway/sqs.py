@@ -21,11 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from local_gateway.eventlog import EventLog
 from local_gateway.faults import Faults
+from local_gateway.local_aws import client
 from local_gateway.template import REGION, QueueSpec, SqsEventSource
 from local_gateway.workers import FunctionPool, InvocationError
 
@@ -55,14 +53,7 @@ RECORD_ATTRIBUTES = (
 
 def sqs_client(endpoint: str) -> Any:
     """A boto3 SQS client of the local endpoint."""
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - a local endpoint takes any key
-        config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
-    )
+    return client("sqs", endpoint, attempts=2)
 
 
 def create_queues(

@@ -14,9 +14,9 @@ import json
 import time
 from typing import Any
 
-import boto3
 import pytest
 
+from local_gateway.local_aws import client as local_client
 from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway, subscribed_clients
 from tests.e2e.sentinel import SENTINEL, frames_before_sentinel
 
@@ -32,13 +32,7 @@ def dynamodb(gateway: GatewayProcess) -> tuple[Any, str]:
     banner = gateway.wait_for_line(r"DynamoDB\s+(http://\S+).*tables: (.*)$", start=0)
     endpoint, tables = banner.group(1), banner.group(2).split(", ")
     [subscriptions] = [name for name in tables if "ubscription" in name]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    client = local_client("dynamodb", endpoint)
     return client, subscriptions
 
 

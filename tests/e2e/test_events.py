@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from websockets.sync.client import ClientConnection, connect
 
+from local_gateway.local_aws import client as local_client
 from local_gateway.settings import DEFAULT_WS_SECRET
 from local_gateway.token import sign_token
 from tests.e2e.conftest import ROOT, GatewayProcess, StartGateway
@@ -192,13 +192,7 @@ def test_every_event_type_reaches_events_url_as_an_eventbridge_envelope(
 def dynamodb_of(gateway: GatewayProcess) -> Any:
     """A client of the gateway's embedded DynamoDB (its address is in the banner)."""
     endpoint = gateway.wait_for_line(r"DynamoDB\s+(http://\S+)").group(1)
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return local_client("dynamodb", endpoint)
 
 
 def test_a_connection_that_vanishes_without_disconnect_is_closed_and_vacates_its_channel(

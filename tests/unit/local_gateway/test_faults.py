@@ -8,15 +8,14 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_gateway.dynamodb import embedded_moto
 from local_gateway.faults import FaultError, Faults, FaultSettings, parse_faults
-from local_gateway.template import REGION, FunctionSpec
+from local_gateway.local_aws import client as local_client
+from local_gateway.template import FunctionSpec
 from local_gateway.workers import FunctionPool, InvocationError
 
 
@@ -145,14 +144,7 @@ def test_rates_are_drawn_at_about_their_value() -> None:
 
 
 def _local(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
-    )
+    return local_client(service, endpoint, attempts=3)
 
 
 def test_dynamodb_faults_reach_botocore_as_the_modeled_errors_and_are_retried() -> None:
